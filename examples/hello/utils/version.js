@@ -1,0 +1,1 @@
+module.exports = { VERSION: '1.0.0' }
