@@ -10,11 +10,14 @@ package location
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/mpship/mpship/store"
 	"github.com/mpship/mpship/store/local"
+	"github.com/mpship/mpship/store/minio"
+	"github.com/mpship/mpship/store/s3"
 )
 
 // Forms lists the store locations Open accepts, for help texts and errors.
@@ -27,6 +30,9 @@ type Options struct {
 	// release command sets it; serve and verify do not, so a mistyped path
 	// fails instead of serving an empty store). Default false.
 	Create bool
+	// HTTPClient carries the requests of s3:// and minio:// stores.
+	// Default nil: each SDK's own client (never http.DefaultClient).
+	HTTPClient *http.Client
 }
 
 // Open returns the store that raw names. A string without "://" is a local
@@ -42,8 +48,18 @@ func Open(ctx context.Context, raw string, opts Options) (store.Store, error) {
 	switch strings.ToLower(scheme) {
 	case "file":
 		return openFile(raw, rest, opts)
-	case "s3", "minio":
-		return nil, fmt.Errorf("open store %s: %s:// stores are not built into this binary yet", raw, scheme)
+	case "s3":
+		s, err := s3.Open(ctx, raw, s3.Options{HTTPClient: opts.HTTPClient})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case "minio":
+		s, err := minio.Open(ctx, raw, minio.Options{HTTPClient: opts.HTTPClient})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("open store %s: unknown scheme %q; use %s", raw, scheme, Forms)
 	}
