@@ -28,6 +28,9 @@ const (
 	// MaxCachedObject is the largest object the cache holds: the cap on a
 	// release manifest. Larger objects are streamed from the store.
 	MaxCachedObject = manifests.MaxReleaseSize
+	// LocalCacheTTL is the default CacheTTL when the store is a local
+	// directory, where revalidation is a stat: a release shows at once.
+	LocalCacheTTL = time.Millisecond
 	// DefaultStaleIfError is how long past its TTL a cached manifest may be
 	// served while the store fails, matching the stale-if-error that
 	// httpmeta sends to CDNs.
@@ -59,7 +62,8 @@ type Options struct {
 
 	// CacheTTL is how long a cached channel manifest is served before it is
 	// revalidated with one conditional Get to the store. Default
-	// ManifestMaxAge; from 1ms to 24h. A new release becomes visible at the
+	// ManifestMaxAge for remote stores and LocalCacheTTL for a local
+	// directory; from 1ms to 24h. A new release becomes visible at the
 	// origin within one CacheTTL.
 	CacheTTL time.Duration
 
@@ -119,7 +123,7 @@ func New(st store.Store, opts Options) (*Server, error) {
 	if st == nil {
 		return nil, errors.New("origin: nil store")
 	}
-	o, err := opts.withDefaults()
+	o, err := opts.withDefaults(st.Capabilities().Local)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +146,7 @@ func New(st store.Store, opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (o Options) withDefaults() (Options, error) {
+func (o Options) withDefaults(local bool) (Options, error) {
 	if o.ManifestMaxAge == 0 {
 		o.ManifestMaxAge = httpmeta.DefaultManifestMaxAge
 	}
@@ -157,6 +161,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.CacheTTL == 0 {
 		o.CacheTTL = o.ManifestMaxAge
+		if local {
+			// Revalidating against a local directory costs a stat, so
+			// a release is visible at once rather than a TTL later.
+			o.CacheTTL = LocalCacheTTL
+		}
 	}
 	if o.CacheTTL < time.Millisecond || o.CacheTTL > 24*time.Hour {
 		return o, fmt.Errorf("origin: cache TTL %v out of range: use 1ms to 24h", o.CacheTTL)

@@ -76,7 +76,12 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
-	// Verbs: one file each.
+		// Verbs: one file each.
+		newClientCmd(),
+		newServeCmd(),
+		newKeygenCmd(),
+		newReleaseCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }

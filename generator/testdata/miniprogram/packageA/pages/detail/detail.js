@@ -1,0 +1,1 @@
+Page({ data: { text: 'detail, loaded from a subpackage' } })

@@ -1,0 +1,307 @@
+package archive
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ignoredNames are file and directory names Pack skips wherever they occur:
+// version control metadata and files desktop systems drop into folders. No
+// other name is skipped. The package documentation lists them.
+var ignoredNames = []string{".git", ".hg", ".svn", ".DS_Store", "Thumbs.db"}
+
+// epoch is the modification time of every entry.
+var epoch = time.Unix(0, 0)
+
+// PackOptions qualify Pack.
+type PackOptions struct {
+	// Exclude lists directories, relative to the source and slash-separated
+	// ("packageA" or "pages/sub"), left out of this package, typically
+	// because they are subpackages packed separately. Each must exist and
+	// be a directory.
+	Exclude []string
+	// Limits bound the package; zero fields take the defaults.
+	Limits Limits
+}
+
+type entry struct {
+	name string // slash-separated, relative to the source, no trailing slash
+	dir  bool
+	abs  string // path to read (a symlink's resolved target)
+	size int64
+}
+
+// tarName is the name stored in the tar: directories end in '/'.
+func (e entry) tarName() string {
+	if e.dir {
+		return e.name + "/"
+	}
+	return e.name
+}
+
+// Pack writes a deterministic tar of the directory src to w and returns what
+// it holds. See the package documentation for what is packed, skipped and
+// refused. Everything is checked before the first byte is written, except
+// that a file changing while it is read is an ErrChanged error after part of
+// the tar was written: callers write to a buffer (or a temporary file) and
+// discard it on error. Pack may be called concurrently.
+func Pack(w io.Writer, src string, opts PackOptions) (Stats, error) {
+	lim := opts.Limits.withDefaults()
+	entries, err := collect(src, opts.Exclude, lim)
+	if err != nil {
+		return Stats{}, err
+	}
+	cw := &countWriter{w: w, max: lim.MaxRawSize}
+	tw := tar.NewWriter(cw)
+	var st Stats
+	for _, e := range entries {
+		if e.dir {
+			st.Dirs++
+			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: e.tarName(), Mode: 0o755, ModTime: epoch})
+		} else {
+			st.Files++
+			var n int64
+			n, err = packFile(tw, e, lim)
+			st.ContentSize += n
+		}
+		if err != nil {
+			return Stats{}, packErr(e.name, err, cw, lim)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return Stats{}, packErr("", err, cw, lim)
+	}
+	st.RawSize = cw.n
+	return st, nil
+}
+
+func packErr(name string, err error, cw *countWriter, lim Limits) error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if cw.over {
+		return errorf("pack", name, "%w: package is over the %s raw size limit; make it smaller or split it into subpackages", ErrTooLarge, mib(lim.MaxRawSize))
+	}
+	return &Error{Op: "pack", Path: name, Err: err}
+}
+
+// packFile copies one file into the tar, checking that it is still a
+// regular file of the size it had when the tree was walked.
+func packFile(tw *tar.Writer, e entry, lim Limits) (int64, error) {
+	f, err := os.Open(e.abs)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != e.size {
+		return 0, errorf("pack", e.name, "%w: was %d bytes, now %d; re-run when the source is stable", ErrChanged, e.size, fi.Size())
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: 0o644, Size: e.size, ModTime: epoch}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return 0, err
+	}
+	n, err := io.CopyN(tw, f, e.size)
+	if errors.Is(err, io.EOF) {
+		return 0, errorf("pack", e.name, "%w: shrank to %d bytes while being read; re-run when the source is stable", ErrChanged, n)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var one [1]byte
+	if k, _ := f.Read(one[:]); k > 0 {
+		return 0, errorf("pack", e.name, "%w: grew while being read; re-run when the source is stable", ErrChanged)
+	}
+	return n, nil
+}
+
+// collect walks src and returns the entries to pack, sorted by name, after
+// checking names, types, symlinks and limits.
+func collect(src string, exclude []string, lim Limits) ([]entry, error) {
+	if src == "" {
+		return nil, errorf("pack", src, "no source directory given")
+	}
+	root, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return nil, &Error{Op: "pack", Path: src, Err: fmt.Errorf("source directory: %w", err)}
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return nil, &Error{Op: "pack", Path: src, Err: err}
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, &Error{Op: "pack", Path: src, Err: err}
+	}
+	if !fi.IsDir() {
+		return nil, errorf("pack", src, "source is not a directory")
+	}
+	excluded := make(map[string]bool, len(exclude))
+	for _, x := range exclude {
+		if err := checkName(x); err != nil {
+			return nil, errorf("pack", x, "excluded directory must be a relative slash-separated path inside the source: %w", err)
+		}
+		excluded[x] = false
+	}
+	ignored := make(map[string]bool, len(ignoredNames))
+	for _, n := range ignoredNames {
+		ignored[n] = true
+	}
+
+	var entries []entry
+	var files int
+	var total int64
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if ignored[d.Name()] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if _, ok := excluded[name]; ok {
+			if !d.IsDir() {
+				return errorf("pack", name, "excluded %s is not a directory", name)
+			}
+			excluded[name] = true
+			return filepath.SkipDir
+		}
+		if err := checkName(name); err != nil {
+			return errorf("pack", name, "%w; rename it", err)
+		}
+		e := entry{name: name, abs: p}
+		switch t := d.Type(); {
+		case t.IsDir():
+			e.dir = true
+		case t.IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			e.size = info.Size()
+		case t&fs.ModeSymlink != 0:
+			if e.abs, e.size, err = resolveLink(root, p, name); err != nil {
+				return err
+			}
+		default:
+			return errorf("pack", name, "%w: %s is a %s; only regular files, directories and symlinks to files inside the source are packed", ErrUnsupported, name, typeName(t))
+		}
+		if !e.dir {
+			files++
+			if files > lim.MaxFiles {
+				return errorf("pack", name, "%w: more than %d files; remove files or split them into subpackages", ErrTooLarge, lim.MaxFiles)
+			}
+			if e.size > lim.MaxFileSize {
+				return errorf("pack", name, "%w: file is %d bytes, over the %s per-file limit", ErrTooLarge, e.size, mib(lim.MaxFileSize))
+			}
+			total += e.size
+			if total > lim.MaxRawSize {
+				return errorf("pack", name, "%w: files add up to more than the %s raw size limit; make the package smaller or split it into subpackages", ErrTooLarge, mib(lim.MaxRawSize))
+			}
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, &Error{Op: "pack", Path: src, Err: err}
+	}
+	for x, found := range excluded {
+		if !found {
+			return nil, errorf("pack", x, "excluded directory %s does not exist in %s", x, src)
+		}
+	}
+	if files == 0 {
+		return nil, errorf("pack", src, "%w: the source directory holds none (.git, .hg, .svn, .DS_Store and Thumbs.db are skipped); is this the mini program's directory?", ErrEmpty)
+	}
+	// Sort by the name as stored: directories end in '/', so every subtree
+	// is contiguous and follows its directory entry.
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.tarName(), b.tarName()) })
+	seen := make(map[string]string, len(entries))
+	for _, e := range entries {
+		k := foldKey(e.name)
+		if other, ok := seen[k]; ok {
+			return nil, errorf("pack", e.name, "%w: %s and %s differ only in case, and phones often have case-insensitive file systems; rename one", ErrDuplicate, other, e.name)
+		}
+		seen[k] = e.name
+	}
+	return entries, nil
+}
+
+// resolveLink follows the symlink at p (named name in the package) and
+// returns the regular file it points to, refusing targets outside root,
+// directories and dangling links.
+func resolveLink(root, p, name string) (string, int64, error) {
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", 0, errorf("pack", name, "%w: symlink %s points nowhere (%v); replace it with the file", ErrUnsafePath, name, err)
+	}
+	rel, err := filepath.Rel(root, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", 0, errorf("pack", name, "%w: symlink %s points outside the source tree; replace it with the file", ErrUnsafePath, name)
+	}
+	fi, err := os.Stat(target)
+	if err != nil {
+		return "", 0, &Error{Op: "pack", Path: name, Err: err}
+	}
+	if !fi.Mode().IsRegular() {
+		return "", 0, errorf("pack", name, "%w: symlink %s points to %s, not a regular file; only symlinks to files are followed: replace it with a copy", ErrUnsupported, name, path.Clean(filepath.ToSlash(rel)))
+	}
+	return target, fi.Size(), nil
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// countWriter counts bytes and refuses to pass on more than max.
+type countWriter struct {
+	w    io.Writer
+	n    int64
+	max  int64
+	over bool
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	if c.n+int64(len(p)) > c.max {
+		c.over = true
+		return 0, ErrTooLarge
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
