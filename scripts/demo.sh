@@ -9,17 +9,9 @@ MPSHIP="${1:-bin/mpship}"
 MPSHIP="$(cd "$(dirname "$MPSHIP")" && pwd)/$(basename "$MPSHIP")"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mpship-demo.XXXXXX")"
-SERVE_PID=""
-cleanup() {
-	if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK"
-}
+. "$ROOT/scripts/lib.sh"
+cleanup() { stop_origin; rm -rf "$WORK"; }
 trap cleanup EXIT
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-field() { # field JSON NAME: a top-level string or number field, without jq
-	printf '%s' "$1" | tr -d '\n' | sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p"
-}
 
 step "keys"
 "$MPSHIP" keygen --out "$WORK/keys"
@@ -30,14 +22,7 @@ cp -R "$ROOT/examples/hello" "$WORK/src"
 	--app hello --channel stable --version 1.0.0 "$WORK/src"
 
 step "serve the bucket on a free loopback port"
-"$MPSHIP" serve --store "$WORK/bucket" --listen 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-for _ in $(seq 1 100); do
-	URL="$(sed -n 's/.* on \(http:[^ ]*\).*/\1/p' "$WORK/serve.log" | head -n1)"
-	[ -n "$URL" ] && break
-	sleep 0.1
-done
-[ -n "$URL" ] || { echo "origin did not start:"; cat "$WORK/serve.log"; exit 1; }
+start_origin "$MPSHIP" "$WORK/bucket" "$WORK/serve.log"
 echo "origin at $URL"
 
 device() {
@@ -47,11 +32,11 @@ device() {
 
 step "device: first launch (nothing installed)"
 OUT="$(device)"; echo "$OUT"
-[ "$(field "$OUT" launched_version)" = "1.0.0" ] || { echo "want launched 1.0.0"; exit 1; }
+expect launched_version "$(field "$OUT" launched_version)" 1.0.0
 
 step "device: cold start, nothing new (one conditional GET, answered 304)"
 OUT="$(device)"; echo "$OUT"
-[ "$(field "$OUT" launched_version)" = "1.0.0" ] || { echo "want launched 1.0.0"; exit 1; }
+expect launched_version "$(field "$OUT" launched_version)" 1.0.0
 
 step "release 1.1.0"
 sed -i.bak "s/1.0.0/1.1.0/" "$WORK/src/utils/version.js" && rm -f "$WORK/src/utils/version.js.bak"
@@ -60,12 +45,12 @@ sed -i.bak "s/1.0.0/1.1.0/" "$WORK/src/utils/version.js" && rm -f "$WORK/src/uti
 
 step "device: cold start launches 1.0.0 at once, downloads 1.1.0 in the background"
 OUT="$(device)"; echo "$OUT"
-[ "$(field "$OUT" launched_version)" = "1.0.0" ] || { echo "want launched 1.0.0"; exit 1; }
-[ "$(field "$OUT" ready_version)" = "1.1.0" ] || { echo "want ready 1.1.0"; exit 1; }
+expect launched_version "$(field "$OUT" launched_version)" 1.0.0
+expect ready_version "$(field "$OUT" ready_version)" 1.1.0
 
 step "device: next cold start launches 1.1.0"
 OUT="$(device)"; echo "$OUT"
-[ "$(field "$OUT" launched_version)" = "1.1.0" ] || { echo "want launched 1.1.0"; exit 1; }
+expect launched_version "$(field "$OUT" launched_version)" 1.1.0
 
 step "verify the bucket"
 "$MPSHIP" verify --store "$WORK/bucket" --trust "$WORK/keys/signing.pub"
