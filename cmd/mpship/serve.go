@@ -38,7 +38,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metricsListen, "metrics-listen", "", "address for Prometheus /metrics, kept apart from the CDN-facing one (default: off)")
 	fs.DurationVar(&o.manifestMaxAge, "manifest-max-age", httpmeta.DefaultManifestMaxAge, "Cache-Control max-age of channel manifests, 1s to 24h")
 	fs.Int64Var(&o.cacheBytes, "cache-bytes", origin.DefaultCacheBytes, "memory for cached manifests in bytes; negative disables the cache")
-	fs.DurationVar(&o.cacheTTL, "cache-ttl", 0, "how long a cached channel manifest is served before it is revalidated with the store (default: --manifest-max-age)")
+	fs.DurationVar(&o.cacheTTL, "cache-ttl", 0, "how long a cached channel manifest is served before it is revalidated with the store (default: --manifest-max-age for buckets; a local directory is revalidated on every request)")
 	fs.DurationVar(&o.staleIfError, "stale-if-error", origin.DefaultStaleIfError, "how long past its TTL a cached manifest is still served while the store fails; negative: never")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT or SIGTERM, how long to let requests in flight finish")
 	fs.StringVar(&o.logFormat, "log-format", "text", "access log format on stderr: text or json")
