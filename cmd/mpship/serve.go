@@ -29,6 +29,7 @@ type serveOptions struct {
 	staleIfError    time.Duration
 	shutdownTimeout time.Duration
 	logFormat       string
+	accessLog       bool
 }
 
 // AddFlags registers the options' flags on fs.
@@ -42,6 +43,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.staleIfError, "stale-if-error", origin.DefaultStaleIfError, "how long past its TTL a cached manifest is still served while the store fails; negative: never")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGINT or SIGTERM, how long to let requests in flight finish")
 	fs.StringVar(&o.logFormat, "log-format", "text", "access log format on stderr: text or json")
+	fs.BoolVar(&o.accessLog, "access-log", true, "log every request on stderr; false keeps only warnings and errors (stale manifests served, store failures)")
 }
 
 func newServeCmd() *cobra.Command {
@@ -80,12 +82,18 @@ func runServe(ctx context.Context, opts *serveOptions, out, logOut io.Writer) er
 	if opts.store == "" {
 		return usageError{errors.New("--store is required: pass " + location.Forms)}
 	}
+	// The origin logs requests at Info and everything else at Warn or
+	// Error (origin.Options.Logger), so the level turns the access log off.
+	hopts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if !opts.accessLog {
+		hopts.Level = slog.LevelWarn
+	}
 	var handler slog.Handler
 	switch opts.logFormat {
 	case "text":
-		handler = slog.NewTextHandler(logOut, nil)
+		handler = slog.NewTextHandler(logOut, hopts)
 	case "json":
-		handler = slog.NewJSONHandler(logOut, nil)
+		handler = slog.NewJSONHandler(logOut, hopts)
 	default:
 		return usageError{fmt.Errorf("--log-format %q: use text or json", opts.logFormat)}
 	}

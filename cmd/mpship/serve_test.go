@@ -88,7 +88,7 @@ func TestServeCommand(t *testing.T) {
 	etag := `"` + hex.EncodeToString(sum[:]) + `"`
 
 	base, metrics, stop := startServe(t, "--store", "file://"+filepath.ToSlash(dir), "--listen", "127.0.0.1:0",
-		"--metrics-listen", "127.0.0.1:0", "--manifest-max-age", "30s", "--log-format", "json")
+		"--metrics-listen", "127.0.0.1:0", "--manifest-max-age", "30s", "--cache-ttl", "1m", "--log-format", "json")
 	resp, err := http.Get(base + "/" + key)
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +226,73 @@ func TestServeCommandBucket(t *testing.T) {
 			}
 			if code, _ := stop(); code != exitOK {
 				t.Errorf("exit status: got %d, want %d", code, exitOK)
+			}
+		})
+	}
+}
+
+// TestServeAccessLog: the access log is on by default in either format, and
+// --access-log=false silences it.
+func TestServeAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	st, err := local.Open(dir, local.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	key := "apps/demo/channels/stable.json"
+	body := []byte(`{"payload":"e30="}`)
+	sum := sha256.Sum256(body)
+	if err := st.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)),
+		store.Meta{ContentType: httpmeta.ContentType(key), SHA256: hex.EncodeToString(sum[:])}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string // in stderr; "" wants stderr empty
+	}{
+		{"default text", nil, "msg=request method=GET path=/" + key + " status=200"},
+		{"json", []string{"--log-format", "json"}, `"msg":"request","method":"GET","path":"/` + key + `","status":200`},
+		{"explicitly on", []string{"--access-log=true"}, "msg=request method=GET path=/" + key + " status=200"},
+		{"off", []string{"--access-log=false"}, ""},
+		{"off json", []string{"--access-log=false", "--log-format", "json"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			pr, pw := io.Pipe()
+			var stderr bytes.Buffer
+			done := make(chan int, 1)
+			args := append([]string{"serve", "--store", dir, "--listen", "127.0.0.1:0"}, c.args...)
+			go func() {
+				code := run(ctx, args, pw, &stderr)
+				pw.Close()
+				done <- code
+			}()
+			line, err := bufio.NewReader(pr).ReadString('\n')
+			_, base, ok := strings.Cut(strings.TrimSpace(line), " on ")
+			if err != nil || !ok {
+				cancel()
+				t.Fatalf("first line: got %q, %v (exit %d); stderr:\n%s", line, err, <-done, stderr.String())
+			}
+			go io.Copy(io.Discard, pr)
+			resp, err := http.Get(base + "/" + key)
+			if err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cancel()
+			if code := <-done; code != exitOK {
+				t.Errorf("exit status: got %d, want %d", code, exitOK)
+			}
+			got := stderr.String()
+			switch {
+			case c.want == "" && got != "":
+				t.Errorf("stderr: got %q, want nothing", got)
+			case c.want != "" && !strings.Contains(got, c.want):
+				t.Errorf("stderr: got %q, want it to contain %q", got, c.want)
 			}
 		})
 	}
