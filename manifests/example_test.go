@@ -20,7 +20,7 @@ func Example() {
 	rel, _ := manifests.SignRelease(&manifests.Release{
 		SchemaVersion: manifests.SchemaVersion, App: "demo", Version: "1.0.0", CreatedAt: now,
 		Packages: []manifests.Package{{
-			Name: manifests.MainPackage, Format: manifests.FormatTar, Encoding: manifests.EncodingZstd,
+			Name: manifests.MainPackage, Format: manifests.FormatMPK1, Encoding: manifests.EncodingZstd,
 			Path: manifests.BlobPath(sum), Size: 10, SHA256: sum, RawSize: 20, RawSHA256: sum, Files: 1,
 		}},
 	}, signer)

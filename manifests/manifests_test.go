@@ -38,7 +38,7 @@ func testRelease() *Release {
 		Version:       "1.2.0",
 		CreatedAt:     t0,
 		Packages: []Package{{
-			Name: MainPackage, Format: FormatTar, Encoding: EncodingZstd,
+			Name: MainPackage, Format: FormatMPK1, Encoding: EncodingZstd,
 			Path: BlobPath(testSHA), Size: 100, SHA256: testSHA,
 			RawSize: 1000, RawSHA256: testSHA, Files: 3,
 		}},

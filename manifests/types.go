@@ -24,10 +24,18 @@ const (
 	MaxReleaseSize = 1 << 20  // 1 MiB
 )
 
-// Encodings and formats of code packages.
+// Encodings and formats of code packages and deltas.
 const (
+	// EncodingZstd: a package blob is one zstd frame of the archive.
 	EncodingZstd = "zstd"
-	FormatTar    = "tar"
+	// FormatMPK1: the archive is MPK1, mpship's compact deterministic
+	// archive of a directory (see docs/manifests.md).
+	FormatMPK1 = "mpk1"
+	// DeltaEncodingMPD1: a delta blob is an MPD1 patch, which rebuilds
+	// the MPK1 archive from the archive of an earlier release's package of
+	// the same name (see docs/manifests.md). Clients skip deltas with an
+	// encoding they do not know.
+	DeltaEncodingMPD1 = "mpd1"
 )
 
 // MainPackage is the name of the package every release has; subpackages have
@@ -109,15 +117,15 @@ type Release struct {
 	Notes string `json:"notes,omitempty"`
 }
 
-// Package describes one code package: a deterministic tar of a directory,
-// compressed, stored as a content-addressed blob.
+// Package describes one code package: a deterministic archive of a
+// directory, compressed, stored as a content-addressed blob.
 type Package struct {
 	// Name is "main" for the main package, or the subpackage's name.
 	Name string `json:"name"`
 	// Root is the directory of the source tree the package holds, "" for the
 	// main package (which holds everything outside subpackages).
 	Root string `json:"root,omitempty"`
-	// Format is the archive format of the uncompressed bytes: "tar".
+	// Format is the archive format of the uncompressed bytes: "mpk1".
 	Format string `json:"format"`
 	// Encoding is the compression of the blob: "zstd".
 	Encoding string `json:"encoding"`
@@ -127,25 +135,27 @@ type Package struct {
 	Size int64 `json:"size"`
 	// SHA256 is the lowercase hex sha256 of the blob.
 	SHA256 string `json:"sha256"`
-	// RawSize is the uncompressed (tar) length in bytes.
+	// RawSize is the uncompressed (archive) length in bytes.
 	RawSize int64 `json:"raw_size"`
-	// RawSHA256 is the lowercase hex sha256 of the uncompressed tar.
+	// RawSHA256 is the lowercase hex sha256 of the uncompressed archive.
 	RawSHA256 string `json:"raw_sha256"`
 	// Files is the number of regular files in the package.
 	Files int `json:"files"`
-	// Deltas lists patches that rebuild this package from an earlier one.
-	// Empty when the release has no earlier version to patch from.
+	// Deltas lists patches that rebuild this package's archive from the
+	// archive of the same package in an earlier release, smallest first.
+	// Empty when no earlier release had a delta worth keeping.
 	Deltas []Delta `json:"deltas,omitempty"`
 }
 
-// Delta is a patch that rebuilds a package's uncompressed tar from the
-// uncompressed tar of an earlier release's package of the same name.
+// Delta is a patch that rebuilds a package's uncompressed archive from the
+// uncompressed archive of an earlier release's package of the same name.
 type Delta struct {
 	// FromVersion is the version the patch applies to.
 	FromVersion string `json:"from_version"`
-	// FromRawSHA256 is the sha256 of the base tar the patch applies to.
+	// FromRawSHA256 is the lowercase hex sha256 of the base archive the
+	// patch applies to (the earlier package's raw_sha256).
 	FromRawSHA256 string `json:"from_raw_sha256"`
-	// Encoding is the patch format, for example "zstd-patch".
+	// Encoding is the patch format: "mpd1".
 	Encoding string `json:"encoding"`
 	// Path is the patch blob's key: blobs/sha256/<SHA256>.
 	Path string `json:"path"`

@@ -77,8 +77,8 @@ func (r *Release) Validate() error {
 		if i > 0 && r.Packages[i-1].Name >= p.Name {
 			errs = append(errs, fmt.Errorf("package %s: packages must be sorted by name and unique", p.Name))
 		}
-		if p.Format != FormatTar || p.Encoding != EncodingZstd {
-			errs = append(errs, fmt.Errorf("package %s: format %q encoding %q, want %q %q", p.Name, p.Format, p.Encoding, FormatTar, EncodingZstd))
+		if p.Format != FormatMPK1 || p.Encoding != EncodingZstd {
+			errs = append(errs, fmt.Errorf("package %s: format %q encoding %q, want %q %q", p.Name, p.Format, p.Encoding, FormatMPK1, EncodingZstd))
 		}
 		errs = append(errs, checkBlobRef("package "+p.Name, p.Path, p.SHA256, p.Size))
 		if !ValidHex(p.RawSHA256) || p.RawSize <= 0 {

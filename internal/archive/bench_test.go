@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkPackCompress packs and compresses each vant-weapp release and
-// reports its source, raw (tar) and package (zstd) sizes:
+// reports its source, raw (MPK1 archive) and package (zstd) sizes:
 //
 //	go test -run '^$' -bench PackCompress -benchtime 3x ./internal/archive
 func BenchmarkPackCompress(b *testing.B) {

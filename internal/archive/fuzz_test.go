@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ var miniProgram = map[string]string{
 	"pages/index/index.js":    "Page({ data: { motto: 'hello' } })\n",
 	"pages/index/index.wxml":  "<view>{{motto}}</view>\n",
 	"pages/index/index.wxss":  "view { color: red; }\n",
+	"pages/logs/logs.wxss":    "view { color: red; }\n",
 	"components/btn/btn.json": `{"component":true}` + "\n",
 }
 
@@ -42,14 +42,54 @@ func smallPackage(tb testing.TB) []byte {
 
 var fuzzLimits = Limits{MaxFileSize: 1 << 16, MaxRawSize: 1 << 20, MaxFiles: 200}
 
-func FuzzUnpack(f *testing.F) {
+// addArchiveSeeds adds well-formed and hostile archives to a fuzz corpus
+// (more are in testdata/fuzz).
+func addArchiveSeeds(f *testing.F) {
 	f.Add(smallPackage(f))
-	f.Add(makeTar(f, file("../../evil.js", "x")))
-	f.Add(makeTar(f, file("/abs.js", "x")))
-	f.Add(makeTar(f, hdr{name: "link", typ: tar.TypeSymlink, linkname: "../../etc"}, file("link/x", "y")))
-	f.Add(makeTar(f, file("a.js", "1"), file("A.js", "2")))
-	f.Add(makeTar(f, file("a", "1"), file("a/b", "2")))
+	f.Add(rawArchive(file("../../evil.js", "x")))
+	f.Add(rawArchive(file("a.js", "1"), file("A.js", "2")))
+	f.Add(rawArchive(file("a", "1"), file("a/b", "2")))
+	f.Add(rawArchive(file("a/x.js", "same"), rawFile{name: "b/x.js", ref: 1}))
 	f.Add([]byte{})
+}
+
+func FuzzParse(f *testing.F) {
+	addArchiveSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		es, err := Parse(data, fuzzLimits)
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) || ae.Op != "parse" {
+				t.Fatalf("error %T %v is not a parse *archive.Error", err, err)
+			}
+			return
+		}
+		// What Parse accepts, Encode accepts, and the result parses to
+		// the same entries.
+		enc, err := Encode(es, fuzzLimits)
+		if err != nil {
+			t.Fatalf("Encode refused what Parse accepted: %v", err)
+		}
+		again, err := Parse(enc, fuzzLimits)
+		if err != nil {
+			t.Fatalf("Parse refused what Encode wrote: %v", err)
+		}
+		if len(again) != len(es) {
+			t.Fatalf("re-encoded archive has %d entries, want %d", len(again), len(es))
+		}
+		for i := range es {
+			if again[i].Name != es[i].Name || !bytes.Equal(again[i].Data, es[i].Data) {
+				t.Fatalf("entry %d changed: %q", i, es[i].Name)
+			}
+		}
+		if len(enc) > len(data) {
+			t.Fatalf("re-encoding grew the archive from %d to %d bytes", len(data), len(enc))
+		}
+	})
+}
+
+func FuzzUnpack(f *testing.F) {
+	addArchiveSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()
 		dst := filepath.Join(parent, "out")
@@ -71,6 +111,15 @@ func FuzzUnpack(f *testing.F) {
 		if st.Files < 1 || st.Files > fuzzLimits.MaxFiles || st.ContentSize > fuzzLimits.MaxRawSize {
 			t.Fatalf("stats %+v outside the limits", st)
 		}
+		// Whatever Unpack accepts, Parse accepts, with the same files.
+		es, err := Parse(data, fuzzLimits)
+		if err != nil {
+			t.Fatalf("Unpack accepted what Parse refuses: %v", err)
+		}
+		want := map[string][]byte{}
+		for _, e := range es {
+			want[e.Name] = e.Data
+		}
 		files := 0
 		err = filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -79,6 +128,14 @@ func FuzzUnpack(f *testing.F) {
 			switch {
 			case d.Type().IsRegular():
 				files++
+				rel, _ := filepath.Rel(dst, p)
+				got, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				if w, ok := want[filepath.ToSlash(rel)]; !ok || !bytes.Equal(got, w) {
+					t.Errorf("%s: not in the archive or different", rel)
+				}
 			case !d.IsDir():
 				t.Errorf("%s has type %v", p, d.Type())
 			}
@@ -87,8 +144,8 @@ func FuzzUnpack(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if files != st.Files {
-			t.Fatalf("found %d files, stats say %d", files, st.Files)
+		if files != st.Files || files != len(es) {
+			t.Fatalf("found %d files, stats say %d, Parse %d", files, st.Files, len(es))
 		}
 	})
 }

@@ -15,8 +15,8 @@ import (
 const (
 	// DefaultMaxFileSize is the largest single file: 32 MiB.
 	DefaultMaxFileSize = 32 << 20
-	// DefaultMaxRawSize is the largest uncompressed package (the tar,
-	// headers included): 256 MiB.
+	// DefaultMaxRawSize is the largest uncompressed package (the archive),
+	// and the most bytes its files may add up to: 256 MiB.
 	DefaultMaxRawSize = 256 << 20
 	// DefaultMaxFiles is the most regular files in one package: 50,000.
 	DefaultMaxFiles = 50_000
@@ -31,8 +31,10 @@ type Limits struct {
 	// MaxFileSize is the largest regular file in bytes. Default
 	// DefaultMaxFileSize (32 MiB).
 	MaxFileSize int64
-	// MaxRawSize is the largest uncompressed package in bytes, tar headers
-	// and padding included. Default DefaultMaxRawSize (256 MiB).
+	// MaxRawSize is the largest uncompressed package (the archive) in
+	// bytes, and also the most its files may add up to once unpacked, a
+	// content stored once for several names counted for each. Default
+	// DefaultMaxRawSize (256 MiB).
 	MaxRawSize int64
 	// MaxFiles is the most regular files in a package. Default
 	// DefaultMaxFiles (50,000).
@@ -57,12 +59,10 @@ func (l Limits) withDefaults() Limits {
 type Stats struct {
 	// Files is the number of regular files.
 	Files int
-	// Dirs is the number of directory entries.
-	Dirs int
-	// ContentSize is the sum of the regular files' sizes: the source bytes.
+	// ContentSize is the sum of the regular files' sizes: the source bytes,
+	// a file stored once for several names counted for each of them.
 	ContentSize int64
-	// RawSize is the length of the tar in bytes, headers, padding and
-	// end-of-archive marker included.
+	// RawSize is the length of the archive in bytes.
 	RawSize int64
 }
 
@@ -74,16 +74,16 @@ var (
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrTooLarge: a file, the package or the file count is over a limit.
 	ErrTooLarge = errors.New("over limit")
-	// ErrUnsupported: an entry is not a regular file or a directory
-	// (symlink, hard link, device, pipe, socket, sparse file).
+	// ErrUnsupported: a source entry is not a regular file, a directory or
+	// a symlink to a regular file inside the source (device, pipe, socket).
 	ErrUnsupported = errors.New("unsupported entry type")
 	// ErrDuplicate: two entries have the same name, names that differ only
 	// in case, or one is a file and the other a directory under it.
 	ErrDuplicate = errors.New("duplicate entry")
 	// ErrEmpty: the source or archive holds no regular file.
 	ErrEmpty = errors.New("no regular files")
-	// ErrMalformed: the bytes are not a valid tar or zstd stream, or an
-	// option is invalid.
+	// ErrMalformed: the bytes are not a valid MPK1 archive or zstd stream,
+	// or an option is invalid.
 	ErrMalformed = errors.New("malformed")
 	// ErrChanged: a source file changed size while it was being packed.
 	ErrChanged = errors.New("file changed while packing")
@@ -93,7 +93,7 @@ var (
 // operation, the path concerned (an entry name, a source path, or empty) and
 // the cause, which wraps one of the sentinel errors or an I/O error.
 type Error struct {
-	Op   string // "pack", "unpack", "compress", "decompress"
+	Op   string // "pack", "encode", "parse", "unpack", "compress", "decompress"
 	Path string
 	Err  error
 }

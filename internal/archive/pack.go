@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"archive/tar"
 	"errors"
 	"fmt"
 	"io"
@@ -11,16 +10,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // ignoredNames are file and directory names Pack skips wherever they occur:
 // version control metadata and files desktop systems drop into folders. No
 // other name is skipped. The package documentation lists them.
 var ignoredNames = []string{".git", ".hg", ".svn", ".DS_Store", "Thumbs.db"}
-
-// epoch is the modification time of every entry.
-var epoch = time.Unix(0, 0)
 
 // PackOptions qualify Pack.
 type PackOptions struct {
@@ -34,101 +29,86 @@ type PackOptions struct {
 }
 
 type entry struct {
-	name string // slash-separated, relative to the source, no trailing slash
-	dir  bool
+	name string // slash-separated, relative to the source
 	abs  string // path to read (a symlink's resolved target)
 	size int64
 }
 
-// tarName is the name stored in the tar: directories end in '/'.
-func (e entry) tarName() string {
-	if e.dir {
-		return e.name + "/"
-	}
-	return e.name
-}
-
-// Pack writes a deterministic tar of the directory src to w and returns what
-// it holds. See the package documentation for what is packed, skipped and
-// refused. Everything is checked before the first byte is written, except
-// that a file changing while it is read is an ErrChanged error after part of
-// the tar was written: callers write to a buffer (or a temporary file) and
-// discard it on error. Pack may be called concurrently.
+// Pack writes the MPK1 archive of the directory src to w and returns what it
+// holds. See the package documentation for what is packed, skipped and
+// refused. The files are read into memory (at most Limits.MaxRawSize bytes)
+// and everything is checked before the first byte is written, so on error w
+// holds nothing from this call. Pack may be called concurrently.
 func Pack(w io.Writer, src string, opts PackOptions) (Stats, error) {
 	lim := opts.Limits.withDefaults()
-	entries, err := collect(src, opts.Exclude, lim)
+	found, err := collect(src, opts.Exclude, lim)
 	if err != nil {
 		return Stats{}, err
 	}
-	cw := &countWriter{w: w, max: lim.MaxRawSize}
-	tw := tar.NewWriter(cw)
+	entries := make([]Entry, len(found))
 	var st Stats
-	for _, e := range entries {
-		if e.dir {
-			st.Dirs++
-			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: e.tarName(), Mode: 0o755, ModTime: epoch})
-		} else {
-			st.Files++
-			var n int64
-			n, err = packFile(tw, e, lim)
-			st.ContentSize += n
-		}
+	for i, e := range found {
+		data, err := readFile(e)
 		if err != nil {
-			return Stats{}, packErr(e.name, err, cw, lim)
+			var ae *Error
+			if errors.As(err, &ae) {
+				return Stats{}, err
+			}
+			return Stats{}, &Error{Op: "pack", Path: e.name, Err: err}
 		}
+		entries[i] = Entry{Name: e.name, Data: data}
+		st.ContentSize += int64(len(data))
 	}
-	if err := tw.Close(); err != nil {
-		return Stats{}, packErr("", err, cw, lim)
+	raw, err := Encode(entries, lim)
+	if err != nil {
+		var ae *Error
+		if errors.As(err, &ae) {
+			ae.Op = "pack"
+			if errors.Is(err, ErrTooLarge) {
+				ae.Err = fmt.Errorf("%w; make the package smaller or split it into subpackages", ae.Err)
+			}
+		}
+		return Stats{}, err
 	}
-	st.RawSize = cw.n
+	if _, err := w.Write(raw); err != nil {
+		return Stats{}, &Error{Op: "pack", Err: err}
+	}
+	st.Files = len(entries)
+	st.RawSize = int64(len(raw))
 	return st, nil
 }
 
-func packErr(name string, err error, cw *countWriter, lim Limits) error {
-	var ae *Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	if cw.over {
-		return errorf("pack", name, "%w: package is over the %s raw size limit; make it smaller or split it into subpackages", ErrTooLarge, mib(lim.MaxRawSize))
-	}
-	return &Error{Op: "pack", Path: name, Err: err}
-}
-
-// packFile copies one file into the tar, checking that it is still a
-// regular file of the size it had when the tree was walked.
-func packFile(tw *tar.Writer, e entry, lim Limits) (int64, error) {
+// readFile reads one file, checking that it is still a regular file of the
+// size it had when the tree was walked.
+func readFile(e entry) ([]byte, error) {
 	f, err := os.Open(e.abs)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if !fi.Mode().IsRegular() || fi.Size() != e.size {
-		return 0, errorf("pack", e.name, "%w: was %d bytes, now %d; re-run when the source is stable", ErrChanged, e.size, fi.Size())
+		return nil, errorf("pack", e.name, "%w: was %d bytes, now %d; re-run when the source is stable", ErrChanged, e.size, fi.Size())
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: e.name, Mode: 0o644, Size: e.size, ModTime: epoch}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return 0, err
-	}
-	n, err := io.CopyN(tw, f, e.size)
-	if errors.Is(err, io.EOF) {
-		return 0, errorf("pack", e.name, "%w: shrank to %d bytes while being read; re-run when the source is stable", ErrChanged, n)
+	data := make([]byte, e.size)
+	n, err := io.ReadFull(f, data)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return nil, errorf("pack", e.name, "%w: shrank to %d bytes while being read; re-run when the source is stable", ErrChanged, n)
 	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var one [1]byte
 	if k, _ := f.Read(one[:]); k > 0 {
-		return 0, errorf("pack", e.name, "%w: grew while being read; re-run when the source is stable", ErrChanged)
+		return nil, errorf("pack", e.name, "%w: grew while being read; re-run when the source is stable", ErrChanged)
 	}
-	return n, nil
+	return data, nil
 }
 
-// collect walks src and returns the entries to pack, sorted by name, after
+// collect walks src and returns the files to pack, in archive order, after
 // checking names, types, symlinks and limits.
 func collect(src string, exclude []string, lim Limits) ([]entry, error) {
 	if src == "" {
@@ -195,7 +175,7 @@ func collect(src string, exclude []string, lim Limits) ([]entry, error) {
 		e := entry{name: name, abs: p}
 		switch t := d.Type(); {
 		case t.IsDir():
-			e.dir = true
+			return nil // directories are implied by the names of their files
 		case t.IsRegular():
 			info, err := d.Info()
 			if err != nil {
@@ -209,18 +189,16 @@ func collect(src string, exclude []string, lim Limits) ([]entry, error) {
 		default:
 			return errorf("pack", name, "%w: %s is a %s; only regular files, directories and symlinks to files inside the source are packed", ErrUnsupported, name, typeName(t))
 		}
-		if !e.dir {
-			files++
-			if files > lim.MaxFiles {
-				return errorf("pack", name, "%w: more than %d files; remove files or split them into subpackages", ErrTooLarge, lim.MaxFiles)
-			}
-			if e.size > lim.MaxFileSize {
-				return errorf("pack", name, "%w: file is %d bytes, over the %s per-file limit", ErrTooLarge, e.size, mib(lim.MaxFileSize))
-			}
-			total += e.size
-			if total > lim.MaxRawSize {
-				return errorf("pack", name, "%w: files add up to more than the %s raw size limit; make the package smaller or split it into subpackages", ErrTooLarge, mib(lim.MaxRawSize))
-			}
+		files++
+		if files > lim.MaxFiles {
+			return errorf("pack", name, "%w: more than %d files; remove files or split them into subpackages", ErrTooLarge, lim.MaxFiles)
+		}
+		if e.size > lim.MaxFileSize {
+			return errorf("pack", name, "%w: file is %d bytes, over the %s per-file limit", ErrTooLarge, e.size, mib(lim.MaxFileSize))
+		}
+		total += e.size
+		if total > lim.MaxRawSize {
+			return errorf("pack", name, "%w: files add up to more than the %s raw size limit; make the package smaller or split it into subpackages", ErrTooLarge, mib(lim.MaxRawSize))
 		}
 		entries = append(entries, e)
 		return nil
@@ -240,16 +218,14 @@ func collect(src string, exclude []string, lim Limits) ([]entry, error) {
 	if files == 0 {
 		return nil, errorf("pack", src, "%w: the source directory holds none (.git, .hg, .svn, .DS_Store and Thumbs.db are skipped); is this the mini program's directory?", ErrEmpty)
 	}
-	// Sort by the name as stored: directories end in '/', so every subtree
-	// is contiguous and follows its directory entry.
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.tarName(), b.tarName()) })
-	seen := make(map[string]string, len(entries))
+	// Names that a case-insensitive file system would confuse are refused
+	// here, before anything is read, naming the later one in archive order.
+	slices.SortFunc(entries, func(a, b entry) int { return Compare(a.name, b.name) })
+	var tr tree
 	for _, e := range entries {
-		k := foldKey(e.name)
-		if other, ok := seen[k]; ok {
-			return nil, errorf("pack", e.name, "%w: %s and %s differ only in case, and phones often have case-insensitive file systems; rename one", ErrDuplicate, other, e.name)
+		if err := tr.add(e.name); err != nil {
+			return nil, errorf("pack", e.name, "%w; phones often have case-insensitive file systems: rename one", err)
 		}
-		seen[k] = e.name
 	}
 	return entries, nil
 }
@@ -286,22 +262,4 @@ func typeName(m fs.FileMode) string {
 		return "device"
 	}
 	return "special file"
-}
-
-// countWriter counts bytes and refuses to pass on more than max.
-type countWriter struct {
-	w    io.Writer
-	n    int64
-	max  int64
-	over bool
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	if c.n+int64(len(p)) > c.max {
-		c.over = true
-		return 0, ErrTooLarge
-	}
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

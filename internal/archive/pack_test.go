@@ -1,13 +1,12 @@
 package archive
 
 import (
-	"archive/tar"
 	"bytes"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,21 +38,18 @@ func pack(t *testing.T, src string, opts PackOptions) ([]byte, Stats) {
 	return buf.Bytes(), st
 }
 
-// listTar returns the headers of a tar.
-func listTar(t *testing.T, data []byte) []*tar.Header {
+// names returns the entry names of an archive, in archive order.
+func names(t *testing.T, data []byte) []string {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(data))
-	var hdrs []*tar.Header
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return hdrs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		hdrs = append(hdrs, h)
+	es, err := Parse(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	var ns []string
+	for _, e := range es {
+		ns = append(ns, e.Name)
+	}
+	return ns
 }
 
 func TestPackDeterministic(t *testing.T) {
@@ -104,22 +100,12 @@ func TestPackDeterministic(t *testing.T) {
 		t.Fatal("compressed packages differ")
 	}
 
-	prev := ""
-	for _, h := range listTar(t, pa) {
-		if h.Name <= prev {
-			t.Errorf("entry %q after %q: not sorted", h.Name, prev)
-		}
-		prev = h.Name
-		wantMode := int64(0o644)
-		if h.Typeflag == tar.TypeDir {
-			wantMode = 0o755
-		} else if h.Typeflag != tar.TypeReg {
-			t.Errorf("%s: type %q, want regular file or directory", h.Name, h.Typeflag)
-		}
-		if h.Mode != wantMode || !h.ModTime.Equal(time.Unix(0, 0)) || h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
-			t.Errorf("%s: mode %o mtime %v uid %d gid %d uname %q gname %q, want mode %o, epoch, root, no names",
-				h.Name, h.Mode, h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname, wantMode)
-		}
+	ns := names(t, pa)
+	if !slices.IsSortedFunc(ns, Compare) {
+		t.Error("entries are not in archive order")
+	}
+	if len(ns) != 935 {
+		t.Errorf("got %d entries, want 935", len(ns))
 	}
 }
 
@@ -204,16 +190,14 @@ func TestPackIgnoresAndExcludes(t *testing.T) {
 		"vendor/lib/bundle.min": "x",
 	})
 	raw, st := pack(t, src, PackOptions{Exclude: []string{"sub"}})
-	var names []string
-	for _, h := range listTar(t, raw) {
-		names = append(names, h.Name)
+	got := names(t, raw)
+	// Archive order: by extension, then by file name, then up the tree.
+	want := []string{".eslintrc", "app.js", "pages/index/index.js", "pages/sub/keep.js", "vendor/lib/bundle.min"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("entries\n got %v\nwant %v", got, want)
 	}
-	want := []string{".eslintrc", "app.js", "pages/", "pages/index/", "pages/index/index.js", "pages/sub/", "pages/sub/keep.js", "vendor/", "vendor/lib/", "vendor/lib/bundle.min"}
-	if strings.Join(names, " ") != strings.Join(want, " ") {
-		t.Errorf("entries\n got %v\nwant %v", names, want)
-	}
-	if st.Files != 5 || st.Dirs != 5 {
-		t.Errorf("stats %+v, want 5 files and 5 dirs", st)
+	if st.Files != 5 || st.RawSize != int64(len(raw)) {
+		t.Errorf("stats %+v, want 5 files and RawSize %d", st, len(raw))
 	}
 }
 
@@ -223,15 +207,17 @@ func TestPackSymlinkInsideIsFollowed(t *testing.T) {
 	if err := os.Symlink(filepath.Join("lib", "real.js"), filepath.Join(src, "alias.js")); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := pack(t, src, PackOptions{})
-	tr := tar.NewReader(bytes.NewReader(raw))
-	h, err := tr.Next()
+	raw, st := pack(t, src, PackOptions{})
+	es, err := Parse(raw, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(tr)
-	if h.Name != "alias.js" || h.Typeflag != tar.TypeReg || string(b) != "real content" {
-		t.Errorf("first entry %q type %q content %q, want alias.js, a regular file, %q", h.Name, h.Typeflag, b, "real content")
+	if len(es) != 2 || es[0].Name != "alias.js" || string(es[0].Data) != "real content" || string(es[1].Data) != "real content" {
+		t.Errorf("entries %q, want alias.js and lib/real.js, both holding %q", es, "real content")
+	}
+	// The content is stored once.
+	if want := int64(2 * len("real content")); st.ContentSize != want || st.RawSize >= want+20 {
+		t.Errorf("stats %+v: want content %d and the body stored once", st, want)
 	}
 }
 
@@ -269,7 +255,7 @@ func TestPackRefusals(t *testing.T) {
 		{name: "file over limit", setup: files(map[string]string{"big.js": strings.Repeat("x", 11)}), opts: PackOptions{Limits: Limits{MaxFileSize: 10}}, want: ErrTooLarge, wantPath: "big.js"},
 		{name: "too many files", setup: files(map[string]string{"a.js": "a", "b.js": "b", "c.js": "c"}), opts: PackOptions{Limits: Limits{MaxFiles: 2}}, want: ErrTooLarge, wantPath: "c.js"},
 		{name: "content over raw limit", setup: files(map[string]string{"a.js": strings.Repeat("a", 600), "b.js": strings.Repeat("b", 600)}), opts: PackOptions{Limits: Limits{MaxRawSize: 1000}}, want: ErrTooLarge, wantPath: "b.js"},
-		{name: "tar over raw limit", setup: files(map[string]string{"a.js": "a", "b.js": "b"}), opts: PackOptions{Limits: Limits{MaxRawSize: 2048}}, want: ErrTooLarge},
+		{name: "archive over raw limit", setup: files(map[string]string{"a.js": "aaaa", "b.js": "bbbb"}), opts: PackOptions{Limits: Limits{MaxRawSize: 10}}, want: ErrTooLarge},
 		{name: "no files", setup: files(map[string]string{".git/HEAD": "ref", ".DS_Store": "x"}), want: ErrEmpty},
 		{name: "only empty directories", setup: func(t *testing.T, dir string) {
 			if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
@@ -311,7 +297,7 @@ func TestPackRefusals(t *testing.T) {
 			if tc.wantPath != "" && ae.Path != tc.wantPath {
 				t.Errorf("got path %q, want %q (err %v)", ae.Path, tc.wantPath, err)
 			}
-			if buf.Len() != 0 && !errors.Is(err, ErrTooLarge) {
+			if buf.Len() != 0 {
 				t.Errorf("wrote %d bytes before refusing", buf.Len())
 			}
 			t.Log(err)
@@ -319,8 +305,8 @@ func TestPackRefusals(t *testing.T) {
 	}
 }
 
-// Names USTAR cannot hold (long, non-ASCII) go into PAX records, still
-// deterministically, and come back intact.
+// Long, deep and non-ASCII names are packed deterministically and come
+// back intact.
 func TestPackLongAndUnicodeNames(t *testing.T) {
 	files := map[string]string{
 		strings.Repeat("long-component-", 12) + ".js":                           "long",
@@ -345,5 +331,97 @@ func TestPackLongAndUnicodeNames(t *testing.T) {
 		if got[name] != content {
 			t.Errorf("%s: got %q, want %q", name, got[name], content)
 		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"a.js", "a.js", 0},
+		{"b.css", "a.js", -1},           // extension first
+		{"z/index.js", "a/main.js", -1}, // then the file name
+		{"dist/button/index.js", "lib/button/index.js", -1},
+		{"lib/button/index.js", "dist/card/index.js", -1}, // then up the tree
+		{"index.js", "a/index.js", -1},                    // fewer segments first
+		{"LICENSE", "README", -1},
+		{"Makefile", "x.js", -1}, // no extension sorts first
+		{"x/a", "x", -1},
+	}
+	for _, tc := range tests {
+		if got := Compare(tc.a, tc.b); got != tc.want {
+			t.Errorf("Compare(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := Compare(tc.b, tc.a); got != -tc.want {
+			t.Errorf("Compare(%q, %q) = %d, want %d", tc.b, tc.a, got, -tc.want)
+		}
+	}
+}
+
+func TestEncode(t *testing.T) {
+	es := []Entry{
+		{Name: "pages/b/index.js", Data: []byte("same")},
+		{Name: "app.json", Data: []byte("{}")},
+		{Name: "pages/a/index.js", Data: []byte("same")},
+		{Name: "empty.txt", Data: nil},
+	}
+	a, err := Encode(es, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := slices.Clone(es)
+	slices.Reverse(rev)
+	b, err := Encode(rev, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Error("the order of the entries given changed the archive")
+	}
+	if es[0].Name != "pages/b/index.js" {
+		t.Error("Encode modified its argument")
+	}
+	got, err := Parse(a, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pages/a/index.js", "pages/b/index.js", "app.json", "empty.txt"}
+	if g := names(t, a); !slices.Equal(g, want) {
+		t.Errorf("order %v, want %v", g, want)
+	}
+	for _, e := range got {
+		i := slices.IndexFunc(es, func(x Entry) bool { return x.Name == e.Name })
+		if !bytes.Equal(e.Data, es[i].Data) {
+			t.Errorf("%s: got %q, want %q", e.Name, e.Data, es[i].Data)
+		}
+	}
+	if n := bytes.Count(a, []byte("same")); n != 1 {
+		t.Errorf("duplicate content stored %d times, want once", n)
+	}
+
+	refusals := []struct {
+		name string
+		es   []Entry
+		lim  Limits
+		want error
+	}{
+		{"none", nil, Limits{}, ErrEmpty},
+		{"unsafe name", []Entry{{Name: "../x"}}, Limits{}, ErrUnsafePath},
+		{"duplicate", []Entry{{Name: "a"}, {Name: "a"}}, Limits{}, ErrDuplicate},
+		{"case", []Entry{{Name: "a"}, {Name: "A"}}, Limits{}, ErrDuplicate},
+		{"file and directory", []Entry{{Name: "a"}, {Name: "a/b"}}, Limits{}, ErrDuplicate},
+		{"too many files", []Entry{{Name: "a"}, {Name: "b"}}, Limits{MaxFiles: 1}, ErrTooLarge},
+		{"file too large", []Entry{{Name: "a", Data: []byte("xx")}}, Limits{MaxFileSize: 1}, ErrTooLarge},
+		{"content too large", []Entry{{Name: "a", Data: []byte("xx")}, {Name: "b", Data: []byte("xx")}}, Limits{MaxRawSize: 3}, ErrTooLarge},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Encode(tc.es, tc.lim)
+			var ae *Error
+			if !errors.Is(err, tc.want) || !errors.As(err, &ae) || ae.Op != "encode" {
+				t.Errorf("got %v, want an encode *Error wrapping %v", err, tc.want)
+			}
+		})
 	}
 }

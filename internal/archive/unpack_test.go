@@ -1,10 +1,9 @@
 package archive
 
 import (
-	"archive/tar"
 	"bytes"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,77 +11,76 @@ import (
 	"testing"
 )
 
-// hdr is one entry of a hand-made tar.
-type hdr struct {
-	name     string
-	typ      byte
-	body     string
-	linkname string
+// rawFile is one entry of a hand-made archive: a name and a body, or with
+// ref > 0 the same content as the ref-th distinct content back.
+type rawFile struct {
+	name, body string
+	ref        uint64
 }
 
-// makeTar writes entries as given, without any of Pack's checks, so tests
-// can build hostile archives.
-func makeTar(t testing.TB, entries ...hdr) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+func file(name, body string) rawFile { return rawFile{name: name, body: body} }
+
+// rawArchive writes entries in the order given, without any of Encode's
+// checks, so tests can build hostile archives.
+func rawArchive(entries ...rawFile) []byte {
+	out := binary.AppendUvarint([]byte(Magic), uint64(len(entries)))
+	prev := ""
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o644, Linkname: e.linkname}
-		if e.typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if e.body != "" {
-			if _, err := tw.Write([]byte(e.body)); err != nil {
-				t.Fatal(err)
-			}
+		cp := commonPrefix(prev, e.name)
+		out = binary.AppendUvarint(out, uint64(cp))
+		out = binary.AppendUvarint(out, uint64(len(e.name)-cp))
+		out = append(out, e.name[cp:]...)
+		prev = e.name
+	}
+	var sizes, bodies []byte
+	for _, e := range entries {
+		out = binary.AppendUvarint(out, e.ref)
+		if e.ref == 0 {
+			sizes = binary.AppendUvarint(sizes, uint64(len(e.body)))
+			bodies = append(bodies, e.body...)
 		}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return append(append(out, sizes...), bodies...)
 }
 
-// setType rewrites the type flag of the header block at offset off and
-// fixes its checksum, to build headers archive/tar refuses to write.
-func setType(data []byte, off int, typ byte) []byte {
-	b := data[off : off+512]
-	b[156] = typ
-	copy(b[148:156], "        ")
-	sum := 0
-	for _, c := range b {
-		sum += int(c)
-	}
-	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
-	return data
+// setSize rewrites the single content size of a one-file archive made by
+// rawArchive (name shorter than 128 bytes, size below 128).
+func setSize(data []byte, size uint64) []byte {
+	name := int(data[len(Magic)+2])
+	at := len(Magic) + 3 + name + 1 // magic, count, prefix, length, name, ref
+	out := append([]byte{}, data[:at]...)
+	out = binary.AppendUvarint(out, size)
+	return append(out, data[at+1:]...)
 }
-
-func file(name, body string) hdr { return hdr{name: name, typ: tar.TypeReg, body: body} }
-func dir(name string) hdr        { return hdr{name: name, typ: tar.TypeDir} }
 
 func TestUnpackAccepts(t *testing.T) {
 	tests := []struct {
 		name    string
-		entries []hdr
+		entries []rawFile
 		want    map[string]string
 	}{
-		{name: "files with implicit parents", entries: []hdr{file("a/b/c.js", "c"), file("a/d.js", "d")},
+		{name: "files with implicit parents", entries: []rawFile{file("a/b/c.js", "c"), file("a/d.js", "d")},
 			want: map[string]string{"a": "<dir>", "a/b": "<dir>", "a/b/c.js": "c", "a/d.js": "d"}},
-		{name: "directory entry after its files", entries: []hdr{file("a/x.js", "x"), dir("a/")},
-			want: map[string]string{"a": "<dir>", "a/x.js": "x"}},
-		{name: "empty directory kept", entries: []hdr{dir("empty/"), file("f.js", "")},
-			want: map[string]string{"empty": "<dir>", "f.js": ""}},
-		{name: "unicode name", entries: []hdr{file("页面/首页.js", "ok")},
+		{name: "duplicate content", entries: []rawFile{file("a/x.js", "same"), {name: "b/x.js", ref: 1}, file("y.js", "y"), {name: "z.js", ref: 2}},
+			want: map[string]string{"a": "<dir>", "a/x.js": "same", "b": "<dir>", "b/x.js": "same", "y.js": "y", "z.js": "same"}},
+		{name: "empty file", entries: []rawFile{file("f.js", "")},
+			want: map[string]string{"f.js": ""}},
+		{name: "unicode name", entries: []rawFile{file("页面/首页.js", "ok")},
 			want: map[string]string{"页面": "<dir>", "页面/首页.js": "ok"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			data := rawArchive(tc.entries...)
+			if _, err := Parse(data, Limits{}); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
 			dst := filepath.Join(t.TempDir(), "out")
-			if _, err := Unpack(bytes.NewReader(makeTar(t, tc.entries...)), dst, Limits{}); err != nil {
+			st, err := Unpack(bytes.NewReader(data), dst, Limits{})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if st.Files != len(tc.entries) || st.RawSize != int64(len(data)) {
+				t.Errorf("stats %+v, want %d files and raw size %d", st, len(tc.entries), len(data))
 			}
 			got := treeOf(t, dst)
 			if len(got) != len(tc.want) {
@@ -99,6 +97,7 @@ func TestUnpackAccepts(t *testing.T) {
 
 func TestUnpackRefusals(t *testing.T) {
 	big := strings.Repeat("x", 100)
+	good := rawArchive(file("a.js", big))
 	tests := []struct {
 		name     string
 		data     []byte
@@ -106,43 +105,52 @@ func TestUnpackRefusals(t *testing.T) {
 		want     error
 		wantPath string
 	}{
-		{name: "absolute path", data: makeTar(t, file("/etc/evil", "x")), want: ErrUnsafePath},
-		{name: "parent traversal", data: makeTar(t, file("../evil", "x")), want: ErrUnsafePath},
-		{name: "traversal inside path", data: makeTar(t, file("a/../../evil", "x")), want: ErrUnsafePath},
-		{name: "dot segment", data: makeTar(t, file("./a.js", "x")), want: ErrUnsafePath},
-		{name: "empty segment", data: makeTar(t, file("a//b.js", "x")), want: ErrUnsafePath},
-		{name: "backslash traversal", data: makeTar(t, file(`..\evil`, "x")), want: ErrUnsafePath},
-		{name: "control character", data: makeTar(t, file("a\x01b", "x")), want: ErrUnsafePath},
-		{name: "file name ending in slash", data: setType(makeTar(t, dir("a/"), file("b", "x")), 0, tar.TypeReg), want: ErrUnsafePath},
-		{name: "overlong name", data: makeTar(t, file(strings.Repeat("a/", MaxNameLen/2)+"x.js", "x")), want: ErrUnsafePath},
-		{name: "symlink", data: makeTar(t, hdr{name: "link", typ: tar.TypeSymlink, linkname: "/etc/passwd"}), want: ErrUnsupported, wantPath: "link"},
-		{name: "hard link", data: makeTar(t, file("a", "x"), hdr{name: "b", typ: tar.TypeLink, linkname: "a"}), want: ErrUnsupported, wantPath: "b"},
-		{name: "char device", data: makeTar(t, hdr{name: "null", typ: tar.TypeChar}), want: ErrUnsupported},
-		{name: "block device", data: makeTar(t, hdr{name: "sda", typ: tar.TypeBlock}), want: ErrUnsupported},
-		{name: "fifo", data: makeTar(t, hdr{name: "p", typ: tar.TypeFifo}), want: ErrUnsupported},
-		{name: "duplicate file", data: makeTar(t, file("a.js", "1"), file("a.js", "2")), want: ErrDuplicate, wantPath: "a.js"},
-		{name: "duplicate directory", data: makeTar(t, dir("d/"), dir("d/")), want: ErrDuplicate},
-		{name: "names differ in case", data: makeTar(t, file("A.js", "1"), file("a.js", "2")), want: ErrDuplicate},
-		{name: "directory names differ in case", data: makeTar(t, file("Lib/x.js", "1"), file("lib/y.js", "2")), want: ErrDuplicate},
-		{name: "file then child", data: makeTar(t, file("a", "1"), file("a/b", "2")), want: ErrDuplicate},
-		{name: "child then file", data: makeTar(t, file("a/b", "1"), file("a", "2")), want: ErrDuplicate},
-		{name: "file over limit", data: makeTar(t, file("big.js", big)), lim: Limits{MaxFileSize: 99}, want: ErrTooLarge, wantPath: "big.js"},
-		{name: "too many files", data: makeTar(t, file("a", "1"), file("b", "2"), file("c", "3")), lim: Limits{MaxFiles: 2}, want: ErrTooLarge, wantPath: "c"},
-		{name: "tar over raw limit", data: makeTar(t, file("a", big), file("b", big)), lim: Limits{MaxRawSize: 1500}, want: ErrTooLarge},
-		{name: "content over raw limit", data: makeTar(t, file("a", big), file("b", big)), lim: Limits{MaxRawSize: 150}, want: ErrTooLarge},
-		{name: "garbage", data: bytes.Repeat([]byte("not a tar "), 100), want: ErrMalformed},
-		{name: "truncated", data: makeTar(t, file("a.js", big))[:600], want: ErrMalformed},
-		{name: "no files", data: makeTar(t, dir("d/")), want: ErrEmpty},
-		{name: "empty input", data: nil, want: ErrEmpty},
+		{name: "absolute path", data: rawArchive(file("/etc/evil", "x")), want: ErrUnsafePath},
+		{name: "parent traversal", data: rawArchive(file("../evil", "x")), want: ErrUnsafePath},
+		{name: "traversal inside path", data: rawArchive(file("a/../../evil", "x")), want: ErrUnsafePath},
+		{name: "dot segment", data: rawArchive(file("./a.js", "x")), want: ErrUnsafePath},
+		{name: "empty segment", data: rawArchive(file("a//b.js", "x")), want: ErrUnsafePath},
+		{name: "trailing slash", data: rawArchive(file("a/", "x")), want: ErrUnsafePath},
+		{name: "backslash traversal", data: rawArchive(file(`..\evil`, "x")), want: ErrUnsafePath},
+		{name: "control character", data: rawArchive(file("a\x01b", "x")), want: ErrUnsafePath},
+		{name: "invalid UTF-8", data: rawArchive(file("a\xffb", "x")), want: ErrUnsafePath},
+		{name: "overlong name", data: rawArchive(file(strings.Repeat("a/", MaxNameLen/2)+"x.js", "x")), want: ErrUnsafePath},
+		{name: "duplicate file", data: rawArchive(file("a.js", "1"), file("a.js", "2")), want: ErrDuplicate, wantPath: "a.js"},
+		{name: "names differ in case", data: rawArchive(file("A.js", "1"), file("a.js", "2")), want: ErrDuplicate, wantPath: "a.js"},
+		{name: "directory names differ in case", data: rawArchive(file("Lib/x.js", "1"), file("lib/y.js", "2")), want: ErrDuplicate},
+		{name: "file then child", data: rawArchive(file("a", "1"), file("a/b", "2")), want: ErrDuplicate, wantPath: "a/b"},
+		{name: "child then file", data: rawArchive(file("x/a", "1"), file("x", "2")), want: ErrDuplicate, wantPath: "x"},
+		{name: "out of order", data: rawArchive(file("b.js", "1"), file("a.js", "2")), want: ErrMalformed, wantPath: "a.js"},
+		{name: "reference to nothing", data: rawArchive(file("a.js", "1"), rawFile{name: "b.js", ref: 2}), want: ErrMalformed},
+		{name: "first entry a reference", data: rawArchive(rawFile{name: "a.js", ref: 1}), want: ErrMalformed},
+		{name: "file over limit", data: good, lim: Limits{MaxFileSize: 99}, want: ErrTooLarge, wantPath: "a.js"},
+		{name: "too many files", data: rawArchive(file("a", "1"), file("b", "2"), file("c", "3")), lim: Limits{MaxFiles: 2}, want: ErrTooLarge},
+		{name: "archive over raw limit", data: rawArchive(file("a", big), file("b", big+"y")), lim: Limits{MaxRawSize: 200}, want: ErrTooLarge},
+		{name: "duplicates unpack over raw limit", data: rawArchive(file("a", big), rawFile{name: "b", ref: 1}, rawFile{name: "c", ref: 1}), lim: Limits{MaxRawSize: 250}, want: ErrTooLarge, wantPath: "c"},
+		{name: "huge size claimed", data: setSize(rawArchive(file("a.js", "x")), 1<<40), want: ErrTooLarge},
+		{name: "size beyond the end", data: setSize(rawArchive(file("a.js", "x")), 100), want: ErrMalformed},
+		{name: "bytes after the end", data: append(bytes.Clone(good), 'z'), want: ErrMalformed},
+		{name: "truncated contents", data: good[:len(good)-1], want: ErrMalformed},
+		{name: "truncated header", data: good[:7], want: ErrMalformed},
+		{name: "overlong varint", data: append([]byte(Magic), 0x81, 0x00), want: ErrMalformed},
+		{name: "garbage", data: bytes.Repeat([]byte("not an archive "), 100), want: ErrMalformed},
+		{name: "a tar", data: append([]byte("package.json"), make([]byte, 1012)...), want: ErrMalformed},
+		{name: "no files", data: []byte(Magic + "\x00"), want: ErrEmpty},
+		{name: "empty input", data: nil, want: ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			_, perr := Parse(tc.data, tc.lim)
+			if !errors.Is(perr, tc.want) {
+				t.Errorf("Parse: got %v, want %v", perr, tc.want)
+			}
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "out")
 			st, err := Unpack(bytes.NewReader(tc.data), dst, tc.lim)
 			if err == nil {
 				t.Fatalf("Unpack: got %+v and no error, want %v", st, tc.want)
 			}
+			t.Log(err)
 			var ae *Error
 			if !errors.As(err, &ae) {
 				t.Fatalf("got %T %v, want *archive.Error", err, err)
@@ -171,7 +179,7 @@ func TestUnpackDoesNotFollowSymlinksOut(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dst, "lib")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Unpack(bytes.NewReader(makeTar(t, file("lib/evil.js", "pwned"))), dst, Limits{})
+	_, err := Unpack(bytes.NewReader(rawArchive(file("lib/evil.js", "pwned"))), dst, Limits{})
 	if err == nil {
 		t.Fatal("Unpack wrote through a symlink in the destination")
 	}
@@ -189,7 +197,7 @@ func TestUnpackNeverOverwrites(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dst, "a.js"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Unpack(bytes.NewReader(makeTar(t, file("a.js", "theirs"))), dst, Limits{})
+	_, err := Unpack(bytes.NewReader(rawArchive(file("a.js", "theirs"))), dst, Limits{})
 	if !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("got %v, want fs.ErrExist", err)
 	}
