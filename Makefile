@@ -36,6 +36,10 @@ fmt:
 bench:
 	scripts/bench.sh
 
+## bench-delta: full packages and deltas against zstd, bsdiff and xdelta3.
+bench-delta:
+	scripts/bench-delta.sh
+
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)

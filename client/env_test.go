@@ -182,6 +182,9 @@ func (e *env) publish(app, channel, version, src string) *generator.Result {
 		Store: e.st, Signers: []*manifests.Signer{e.signer},
 		App: app, Channel: channel, Version: version, Source: src,
 		Now: e.clock.Now,
+		// No deltas: these tests exercise the full package's path (the
+		// delta tests in route_test.go publish with deltas).
+		Deltas: -1,
 	})
 	if err != nil {
 		e.t.Fatalf("publish %s@%s: %v", app, version, err)

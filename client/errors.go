@@ -28,6 +28,22 @@ var (
 	// install failed, so there is nothing to launch. It is always joined
 	// with the cause.
 	ErrNotInstalled = errors.New("nothing installed")
+	// ErrOffline: the host reports no network (rule 5), so nothing was
+	// requested.
+	ErrOffline = errors.New("offline")
+	// ErrDeferred: a check found an update but did not download it: the
+	// network is weak or metered and the policy defers downloads there,
+	// or a periodic check may not download (rule 5, Policy.DeferOnWeak,
+	// DeferOnMetered, NoBackgroundDownload). The mini program is marked,
+	// so its next launch on a good network is synchronous.
+	ErrDeferred = errors.New("download deferred")
+	// ErrSyncTimeout: a synchronous launch (rules 3 and 4) did not finish
+	// within Policy.SyncTimeout; the installed version was launched and
+	// the update carries on in the background.
+	ErrSyncTimeout = errors.New("synchronous update timed out")
+	// ErrNoUpdate: UpdateManager.ApplyUpdate was called with no update
+	// ready.
+	ErrNoUpdate = errors.New("no update ready")
 )
 
 // StatusError is an HTTP response with a status the client did not expect.
@@ -70,15 +86,16 @@ func IsTransient(err error) bool {
 		return false
 	}
 	var ne net.Error
-	return errors.Is(err, ErrNetwork) || errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, ErrNetwork) || errors.Is(err, ErrOffline) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.As(err, &ne) && ne.Timeout()
 }
 
 // ErrorCode returns a short stable identifier for err, for reports and
 // tests: a verification code from manifests.Code ("bad_signature",
 // "hash_mismatch", "expired", "rollback", "mix_and_match", "too_large", ...),
-// or one of "timeout", "canceled", "http_status", "network", "unpack",
-// "state", or "error" for anything else. It returns "" for nil.
+// or one of "timeout" (also ErrSyncTimeout), "canceled", "http_status",
+// "network", "offline", "deferred", "no_update", "unpack", "state", or
+// "error" for anything else. It returns "" for nil.
 func ErrorCode(err error) string {
 	if err == nil {
 		return ""
@@ -89,7 +106,13 @@ func ErrorCode(err error) string {
 	var se *StatusError
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, ErrOffline):
+		return "offline"
+	case errors.Is(err, ErrDeferred):
+		return "deferred"
+	case errors.Is(err, ErrNoUpdate):
+		return "no_update"
+	case errors.Is(err, ErrSyncTimeout), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"

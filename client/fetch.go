@@ -2,15 +2,12 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/mpship/mpship/manifests"
@@ -21,6 +18,11 @@ import (
 type meter struct {
 	bytes    int64
 	requests int
+	// body counts response body bytes only; packageBytes the body bytes
+	// of package and delta blobs; routes how each package came (route.go).
+	body         int64
+	packageBytes int64
+	routes       []string
 }
 
 // fetcher makes the client's GET requests: status checks, conditional
@@ -38,19 +40,20 @@ func (f *fetcher) url(key string) string { return f.base + key }
 // errNotModified is returned by get for a 304 answer to a conditional GET.
 var errNotModified = errors.New("not modified")
 
-// get sends one GET for key, with If-None-Match when etag is not empty. It
-// returns the response when the status is 200, with its body counted into
-// m; errNotModified when it is 304 and etag was sent; a *StatusError for
-// any other status; a network error when no response arrived. The caller
-// closes the body.
-func (f *fetcher) get(ctx context.Context, key, etag string, m *meter) (*http.Response, error) {
+// get sends one GET for key with the given request headers (If-None-Match,
+// Range, If-Range; nil for none). It returns the response when the status
+// is 200, or 206 when a Range was sent, with its body counted into m;
+// errNotModified when it is 304 and If-None-Match was sent; a *StatusError
+// for any other status; a network error when no response arrived. The
+// caller closes the body.
+func (f *fetcher) get(ctx context.Context, key string, hdr http.Header, m *meter) (*http.Response, error) {
 	u := f.url(key)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", u, err)
 	}
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
+	for k, vs := range hdr {
+		req.Header[k] = vs
 	}
 	m.requests++
 	resp, err := f.hc.Do(req)
@@ -59,11 +62,14 @@ func (f *fetcher) get(ctx context.Context, key, etag string, m *meter) (*http.Re
 	}
 	m.bytes += headerBytes(resp)
 	resp.Body = &countingBody{rc: resp.Body, m: m}
-	f.log.Debug("fetch", "url", u, "status", resp.StatusCode, "if_none_match", etag, "content_length", resp.ContentLength)
+	f.log.Debug("fetch", "url", u, "status", resp.StatusCode, "if_none_match", req.Header.Get("If-None-Match"),
+		"range", req.Header.Get("Range"), "content_length", resp.ContentLength)
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		return resp, nil
-	case resp.StatusCode == http.StatusNotModified && etag != "":
+	case resp.StatusCode == http.StatusPartialContent && req.Header.Get("Range") != "":
+		return resp, nil
+	case resp.StatusCode == http.StatusNotModified && req.Header.Get("If-None-Match") != "":
 		resp.Body.Close()
 		return resp, errNotModified
 	}
@@ -102,6 +108,7 @@ type countingBody struct {
 func (c *countingBody) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
 	c.m.bytes += int64(n)
+	c.m.body += int64(n)
 	if err != nil && err != io.EOF && c.err == nil {
 		c.err = err
 	}
@@ -115,8 +122,12 @@ func (c *countingBody) Close() error { return c.rc.Close() }
 // client reading more), the response's ETag, or errNotModified. Transient
 // failures are retried.
 func (f *fetcher) fetchDoc(ctx context.Context, key, etag string, max int64, m *meter) (data []byte, newETag string, err error) {
+	var hdr http.Header
+	if etag != "" {
+		hdr = http.Header{"If-None-Match": {etag}}
+	}
 	err = f.withRetry(ctx, func() error {
-		resp, err := f.get(ctx, key, etag, m)
+		resp, err := f.get(ctx, key, hdr, m)
 		if err != nil {
 			return err
 		}
@@ -132,43 +143,6 @@ func (f *fetcher) fetchDoc(ctx context.Context, key, etag string, max int64, m *
 		return nil
 	})
 	return data, newETag, err
-}
-
-// fetchBlob streams the blob at key into file (truncating it first),
-// reading at most size+1 bytes, and checks the signed size and sha256
-// before returning: nothing downstream ever sees unverified bytes.
-// Transient failures restart the download.
-func (f *fetcher) fetchBlob(ctx context.Context, key string, size int64, sum string, file *os.File, m *meter) error {
-	u := f.url(key)
-	return f.withRetry(ctx, func() error {
-		if _, err := file.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("download %s: %w: %w", u, ErrState, err)
-		}
-		if err := file.Truncate(0); err != nil {
-			return fmt.Errorf("download %s: %w: %w", u, ErrState, err)
-		}
-		resp, err := f.get(ctx, key, "", m)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.ContentLength >= 0 && resp.ContentLength != size {
-			return fmt.Errorf("download %s: %w: Content-Length %d, want %d", u, manifests.ErrSizeMismatch, resp.ContentLength, size)
-		}
-		body := resp.Body.(*countingBody)
-		h := sha256.New()
-		n, err := io.Copy(io.MultiWriter(file, h), io.LimitReader(body, size+1))
-		if err != nil {
-			if body.err != nil {
-				return networkError("download", u, body.err)
-			}
-			return fmt.Errorf("download %s: %w: %w", u, ErrState, err)
-		}
-		if err := manifests.CheckSum(n, hex.EncodeToString(h.Sum(nil)), size, sum); err != nil {
-			return fmt.Errorf("download %s: %w", u, err)
-		}
-		return nil
-	})
 }
 
 // withRetry runs op until it succeeds, fails with an error that is not

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -55,6 +56,29 @@ type Options struct {
 	// Logger receives structured logs (requests at Debug, installs at Info,
 	// failures at Warn). Default: logs are discarded.
 	Logger *slog.Logger
+
+	// Policy holds the update rules: periodic checks, synchronous
+	// launches and their timeout, disuse, weak networks. Zero fields take
+	// the defaults documented on Policy.
+	Policy Policy
+
+	// Network answers the network's quality when a launch, check or
+	// background pass begins (rule 5). Default: the quality last given to
+	// Runtime.SetNetwork, NetworkGood until then. It is called from any
+	// goroutine and must be quick; a value other than the four Network
+	// constants counts as NetworkGood.
+	Network func() Network
+
+	// Rand draws the periodic checks' jitter. It is used under the
+	// Runtime's lock, so it need not be safe for concurrent use. Default:
+	// a generator seeded at random. Simulations pass a seeded one.
+	Rand *rand.Rand
+
+	// NoSync skips fsync of state files and installed versions. Writes
+	// stay atomic for readers and after a crash of the process, but not
+	// after a power loss. Default false; only for simulations and tests
+	// that run thousands of devices on one disk.
+	NoSync bool
 }
 
 // Limits cap what a device downloads and unpacks, so that a hostile or broken
@@ -160,6 +184,14 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Rand == nil {
+		o.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if p, err := o.Policy.withDefaults(); err != nil {
+		errs = append(errs, err)
+	} else {
+		o.Policy = p
 	}
 	l := &o.Limits
 	errs = append(errs,

@@ -216,6 +216,11 @@ func TestTamper(t *testing.T) {
 			installer := e.runtime(state)
 			opts := e.options(state)
 			opts.Limits = tc.limits
+			// Launches here are cold starts with a background check
+			// (rule 1) even after the clock moves a month: rule 4's
+			// synchronous launch meets the same faults in
+			// TestSyncLaunchFaults.
+			opts.Policy.DisuseAfter = -1
 			rt, err := client.New(opts)
 			if err != nil {
 				t.Fatal(err)

@@ -10,7 +10,8 @@ import (
 	"github.com/mpship/mpship/internal/archive"
 )
 
-// packStep packs each package's directory into a deterministic tar.
+// packStep packs each package's directory into a deterministic MPK1
+// archive.
 type packStep struct{}
 
 func (packStep) String() string { return "pack" }
@@ -30,7 +31,7 @@ func (packStep) Run(ctx context.Context, r *Release) error {
 	return nil
 }
 
-// compressStep compresses each tar with zstd.
+// compressStep compresses each archive with zstd.
 type compressStep struct{}
 
 func (compressStep) String() string { return "compress" }
@@ -49,7 +50,7 @@ func (compressStep) Run(ctx context.Context, r *Release) error {
 	return nil
 }
 
-// hashStep computes the sha256 of each tar and each blob.
+// hashStep computes the sha256 of each archive and each blob.
 type hashStep struct{}
 
 func (hashStep) String() string { return "hash" }

@@ -7,9 +7,24 @@
 // # Pipeline
 //
 // [Run] passes one [Release] through the steps listed in pipeline.go, in
-// order: validate, pack, compress, hash, sign, publish. Each step is a small
-// type with a name and a Run method, so a new step (deltas, for one) slots in
-// without touching the others.
+// order: validate, pack, compress, hash, delta, sign, publish. Each step is
+// a small type with a name and a Run method, so a new step slots in without
+// touching the others.
+//
+// # Deltas
+//
+// The delta step gives each package an MPD1 delta (internal/delta) from the
+// same package in each of up to Options.Deltas earlier releases, so a device
+// that runs one of them downloads a few kilobytes instead of the package.
+// The earlier releases are found by listing apps/<app>/releases/ (release
+// manifests record no history): the channel's current version first, then
+// the highest versions below the new one, pre-releases only when the new
+// version is one. Their packages are read back from the store, checked
+// against their release manifests, and diffed; a delta is kept when it is
+// at most half the size of the full package, and is published as a
+// content-addressed blob listed in the package's deltas. A base whose
+// package is missing or damaged in the store is skipped and reported in
+// PackageResult.DeltaSkips.
 //
 // # Packages
 //
@@ -22,9 +37,11 @@
 //
 // # Consistency
 //
-// Publishing writes the blobs first, then the release manifest, then the
-// channel manifest last, with a conditional put on the ETag the channel
-// manifest was read at (or on its absence, for a channel's first release).
+// Publishing writes the blobs first (Options.Parallelism at a time, each
+// skipped when the store already holds it with the same sha256), then, once
+// every blob has landed, the release manifest, then the channel manifest
+// last, with a conditional put on the ETag the channel manifest was read at
+// (or on its absence, for a channel's first release).
 // So a device never sees a channel manifest whose objects are not all in the
 // store, and two publishers racing on one channel cannot both win: the loser
 // gets ErrConflict and the store holds the winner's release. A release that

@@ -81,6 +81,17 @@ type Options struct {
 	// channel manifest, for CDNs that serve the bucket directly. Default
 	// httpmeta.DefaultManifestMaxAge (60 s).
 	ManifestMaxAge time.Duration
+	// Parallelism is how many blobs are checked and uploaded at once.
+	// Default DefaultParallelism (4); at most MaxParallelism (64).
+	Parallelism int
+	// Progress, when not nil, is called as blobs are checked and uploaded.
+	// Calls come one at a time, from the uploading goroutines: it must
+	// return quickly. Default nil.
+	Progress func(Progress)
+	// Deltas is how many earlier releases get a delta to this one (see
+	// the delta step in pipeline.go). Default DefaultDeltas (3) when 0; a
+	// negative value makes none; at most MaxDeltas (10).
+	Deltas int
 }
 
 // PackageResult describes one published package.
@@ -90,6 +101,8 @@ type PackageResult struct {
 	SourceBytes int64 `json:"source_bytes"`
 	// Uploaded is false when the blob was already in the store.
 	Uploaded bool `json:"uploaded"`
+	// DeltaSkips lists the earlier releases that got no delta, and why.
+	DeltaSkips []DeltaSkip `json:"delta_skips,omitempty"`
 }
 
 // Result describes a published release. It is plain data.
@@ -155,7 +168,7 @@ func (r *Release) result() *Result {
 		res.PreviousVersion = r.Previous.Current.Version
 	}
 	for _, p := range r.Packages {
-		res.Packages = append(res.Packages, PackageResult{Package: p.manifest(), SourceBytes: p.Stats.ContentSize, Uploaded: p.Uploaded})
+		res.Packages = append(res.Packages, PackageResult{Package: p.manifest(), SourceBytes: p.Stats.ContentSize, Uploaded: p.Uploaded, DeltaSkips: p.DeltaSkips})
 	}
 	return res
 }

@@ -87,15 +87,27 @@ func TestReleaseVantVersions(t *testing.T) {
 	for i, v := range archivetest.Versions {
 		src := archivetest.Extract(t, v)
 		start := time.Now()
-		res := mustRun(t, opts(st, v, src))
+		o := opts(st, v, src)
+		o.Deltas = DefaultDeltas
+		res := mustRun(t, o)
 		p := res.Packages[0]
-		t.Logf("vant-weapp %s: %d files, source %d B, tar %d B, package %d B, release took %v",
+		t.Logf("vant-weapp %s: %d files, source %d B, archive %d B, package %d B, release took %v",
 			v, p.Files, p.SourceBytes, p.RawSize, p.Size, time.Since(start).Round(time.Millisecond))
 		if got, want := res.Channel.Sequence, uint64(i+1); got != want {
 			t.Errorf("%s: sequence %d, want %d", v, got, want)
 		}
-		if res.Uploaded != 1 || res.Skipped != 0 || !p.Uploaded {
-			t.Errorf("%s: uploaded %d skipped %d, want 1 and 0", v, res.Uploaded, res.Skipped)
+		// One delta from each earlier release, up to the default three.
+		if got, want := len(p.Deltas), min(i, DefaultDeltas); got != want {
+			t.Errorf("%s: %d deltas, want %d (skipped: %v)", v, got, want, p.DeltaSkips)
+		}
+		for j, d := range p.Deltas {
+			t.Logf("  delta from %s: %d B", d.FromVersion, d.Size)
+			if j > 0 && d.Size < p.Deltas[j-1].Size {
+				t.Errorf("%s: deltas not sorted by size", v)
+			}
+		}
+		if res.Uploaded != 1+len(p.Deltas) || res.Skipped != 0 || !p.Uploaded {
+			t.Errorf("%s: uploaded %d skipped %d, want %d and 0", v, res.Uploaded, res.Skipped, 1+len(p.Deltas))
 		}
 		if i > 0 && res.PreviousVersion != archivetest.Versions[i-1] {
 			t.Errorf("%s: previous version %q, want %q", v, res.PreviousVersion, archivetest.Versions[i-1])
@@ -103,18 +115,26 @@ func TestReleaseVantVersions(t *testing.T) {
 		last = res
 	}
 	rep := verifyClean(t, st, trust)
-	if rep.Channels != 1 || rep.Releases != 5 || rep.Blobs != 5 {
-		t.Errorf("verify checked %d channels, %d releases, %d blobs; want 1, 5, 5", rep.Channels, rep.Releases, rep.Blobs)
+	if rep.Channels != 1 || rep.Releases != 5 || rep.Blobs != 5+1+2+3+3 {
+		t.Errorf("verify checked %d channels, %d releases, %d blobs; want 1, 5, 14 (5 packages, 9 deltas)", rep.Channels, rep.Releases, rep.Blobs)
 	}
 
 	// The same tree, extracted afresh, released as another version gives
 	// the same package: same sha256, nothing uploaded.
-	again := mustRun(t, opts(st, "1.11.8", archivetest.Extract(t, "1.11.7")))
+	o := opts(st, "1.11.8", archivetest.Extract(t, "1.11.7"))
+	o.Deltas = DefaultDeltas
+	again := mustRun(t, o)
 	if got, want := again.Packages[0].SHA256, last.Packages[0].SHA256; got != want {
 		t.Errorf("same tree released twice: sha256 %s, then %s", want, got)
 	}
-	if again.Uploaded != 0 || again.Skipped != 1 || again.SkippedBytes != last.UploadedBytes {
-		t.Errorf("second release of the same tree: uploaded %d skipped %d (%d B), want 0, 1 (%d B)", again.Uploaded, again.Skipped, again.SkippedBytes, last.UploadedBytes)
+	// Its deltas are those of 1.11.7 from 1.11.6 and 1.11.5, already in
+	// the store; 1.11.7, the same package, needs none.
+	p := again.Packages[0]
+	if again.Uploaded != 0 || p.Uploaded || again.Skipped != 3 || len(p.Deltas) != 2 {
+		t.Errorf("second release of the same tree: uploaded %d skipped %d, %d deltas, want 0, 3, 2", again.Uploaded, again.Skipped, len(p.Deltas))
+	}
+	if len(p.DeltaSkips) != 1 || p.DeltaSkips[0].FromVersion != "1.11.7" {
+		t.Errorf("delta skips %+v, want 1.11.7 (the same package)", p.DeltaSkips)
 	}
 	verifyClean(t, st, trust)
 }
@@ -162,7 +182,7 @@ func TestRefusalsLeaveStoreUnchanged(t *testing.T) {
 		{"empty source", func(o *Options) { o.Source = empty }, archive.ErrEmpty},
 		{"symlink out of the source", func(o *Options) { o.Source = withLink }, archive.ErrUnsafePath},
 		{"file over limit", func(o *Options) { o.Limits.MaxFileSize = 4 }, archive.ErrTooLarge},
-		{"package over limit", func(o *Options) { o.Limits.MaxRawSize = 1024 }, archive.ErrTooLarge},
+		{"package over limit", func(o *Options) { o.Limits.MaxRawSize = 40 }, archive.ErrTooLarge},
 		{"existing release with other content", func(o *Options) { o.Version = "1.4.0" }, ErrImmutable},
 	}
 	for _, tc := range tests {

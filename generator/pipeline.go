@@ -26,16 +26,17 @@ var pipeline = []Step{
 	// release manifest of this version; refuse a version that is not newer.
 	validateStep{},
 	// Pack the main package (the source minus subpackage directories) and
-	// each subpackage into deterministic tars.
+	// each subpackage into deterministic MPK1 archives.
 	packStep{},
-	// Compress each tar with zstd at the best level, window sized to it.
+	// Compress each archive with zstd at the best level, window sized to
+	// it.
 	compressStep{},
-	// Hash each tar and blob with sha256: the blob's hash is its key.
+	// Hash each archive and blob with sha256: the blob's hash is its key.
 	hashStep{},
-	// (Issue 5 adds the delta step here: for each of the channel's last
-	// releases, a patch from its package to the new one, listed in the
-	// release manifest; it needs the hashes, and must run before sign.)
-	//
+	// For each of the channel's last Options.Deltas releases (read back
+	// from the store), an MPD1 delta from its package to the new one, kept
+	// when at most half the full package.
+	deltaStep{},
 	// Build and sign the release manifest (or reuse an identical existing
 	// one), then the channel manifest: sequence previous+1, issued now,
 	// expiring after Options.Expiry.
@@ -91,13 +92,17 @@ type Package struct {
 	Dir     string
 	Exclude []string
 
-	// Stats, Raw (the tar) and RawSHA256 are set by pack and hash.
+	// Stats, Raw (the archive) and RawSHA256 are set by pack and hash.
 	Stats     archive.Stats
 	Raw       []byte
 	RawSHA256 string
-	// Blob (the compressed tar) and SHA256 are set by compress and hash.
+	// Blob (the compressed archive) and SHA256 are set by compress and
+	// hash.
 	Blob   []byte
 	SHA256 string
+	// Deltas (smallest first) and DeltaSkips are set by the delta step.
+	Deltas     []*Delta
+	DeltaSkips []DeltaSkip
 	// Uploaded is set by publish when the blob was written.
 	Uploaded bool
 }
@@ -107,7 +112,7 @@ func (p *Package) manifest() manifests.Package {
 	return manifests.Package{
 		Name:      p.Name,
 		Root:      p.Root,
-		Format:    manifests.FormatTar,
+		Format:    manifests.FormatMPK1,
 		Encoding:  manifests.EncodingZstd,
 		Path:      manifests.BlobPath(p.SHA256),
 		Size:      int64(len(p.Blob)),
@@ -115,5 +120,14 @@ func (p *Package) manifest() manifests.Package {
 		RawSize:   int64(len(p.Raw)),
 		RawSHA256: p.RawSHA256,
 		Files:     p.Stats.Files,
+		Deltas:    deltaManifests(p.Deltas),
 	}
+}
+
+func deltaManifests(ds []*Delta) []manifests.Delta {
+	var out []manifests.Delta
+	for _, d := range ds {
+		out = append(out, d.Delta)
+	}
+	return out
 }

@@ -45,7 +45,13 @@ func (validateStep) Run(ctx context.Context, r *Release) error {
 		if err != nil {
 			return fmt.Errorf("current channel manifest %s/%s is unreadable, so the next sequence number is unknown; restore it from a backup or delete it to restart the channel: %w", st.Location(), key, err)
 		}
-		if manifests.CompareVersions(o.Version, prev.Current.Version) <= 0 {
+		switch c := manifests.CompareVersions(o.Version, prev.Current.Version); {
+		case c == 0:
+			// Also what a re-run of a release that completed (its publisher
+			// killed before it could say so) finds.
+			return refuse(ErrNotNewer, "version %s is already the current release on channel %s (sequence %d); nothing to publish: to publish a change, pass a higher --version",
+				o.Version, o.Channel, prev.Sequence)
+		case c < 0:
 			return refuse(ErrNotNewer, "version %s is not newer than %s on channel %s; pass a higher --version or use 'mpship rollback'",
 				o.Version, prev.Current.Version, o.Channel)
 		}
@@ -98,6 +104,12 @@ func checkOptions(o *Options) error {
 	errs = append(errs, manifests.ValidateApp(o.App), manifests.ValidateChannel(o.Channel), manifests.ValidateVersion(o.Version))
 	if o.Expiry < MinExpiry || o.Expiry > MaxExpiry {
 		errs = append(errs, fmt.Errorf("expiry %v out of range %v to %v", o.Expiry, MinExpiry, MaxExpiry))
+	}
+	if o.Deltas > MaxDeltas {
+		errs = append(errs, fmt.Errorf("deltas %d over the maximum of %d", o.Deltas, MaxDeltas))
+	}
+	if o.Parallelism < 0 || o.Parallelism > MaxParallelism {
+		errs = append(errs, fmt.Errorf("parallelism %d out of range 1 to %d", o.Parallelism, MaxParallelism))
 	}
 	if o.ManifestMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("manifest max-age %v is negative", o.ManifestMaxAge))

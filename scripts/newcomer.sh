@@ -19,9 +19,9 @@ for v in 1.11.6 1.11.7; do
 	tar xzf "$DATA/vant-weapp-$v.tgz" -C "$WORK/src-$v"
 done
 BUCKET="$WORK/bucket"
-release() { # release CHANNEL VERSION SRC
+release() { # release CHANNEL VERSION SRC [FLAG...]
 	"$MPSHIP" release --store "$BUCKET" --key "$WORK/keys/signing.key" \
-		--app vant --channel "$1" --version "$2" --json "$3"
+		--app vant --channel "$1" --version "$2" --json "${@:4}" "$3"
 }
 device() {
 	"$MPSHIP" client launch --origin "$URL" --trust "$WORK/keys/signing.pub" \
@@ -89,7 +89,8 @@ cp "$WORK/stable.json.orig" "$MANIFEST"
 
 step "tampered blob: the device stays on 1.11.7 and names the error"
 echo "// hotfix" >>"$WORK/src-1.11.6/package/package.json"
-OUT="$(release stable 1.12.0 "$WORK/src-1.11.6/package")"
+# No deltas: the device holds 1.11.6 and would take one instead of the blob.
+OUT="$(release stable 1.12.0 "$WORK/src-1.11.6/package" --deltas 0)"
 BLOB="$BUCKET/blobs/sha256/$(package_sha "$OUT")"
 printf 'X' | dd of="$BLOB" bs=1 seek=100 conv=notrunc status=none
 OUT="$(device)"

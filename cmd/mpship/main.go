@@ -82,6 +82,7 @@ func newRootCmd() *cobra.Command {
 		newKeygenCmd(),
 		newReleaseCmd(),
 		newVerifyCmd(),
+		newSimulateCmd(),
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -29,8 +30,12 @@ type releaseOptions struct {
 	expires     time.Duration
 	notes       string
 	json        bool
+	parallelism int
+	deltas      int
 	source      string           // the SRC_DIR argument
 	now         func() time.Time // the clock; time.Now when nil (tests set it)
+	stdin       io.Reader        // for the test hook (testhook.go); nil: none
+	stderr      io.Writer        // progress, when a terminal; nil: none
 }
 
 // AddFlags registers the options' flags on fs.
@@ -44,6 +49,8 @@ func (o *releaseOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.expires, "expires", generator.DefaultExpiry, "how long devices accept the channel manifest (1h to 8784h)")
 	fs.StringVar(&o.notes, "notes", "", "release notes recorded in the release manifest")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
+	fs.IntVar(&o.parallelism, "parallelism", generator.DefaultParallelism, "how many blobs to check and upload at once (1 to 64)")
+	fs.IntVar(&o.deltas, "deltas", generator.DefaultDeltas, "make deltas from this many earlier releases on the channel (0 for none, at most 10)")
 }
 
 func newReleaseCmd() *cobra.Command {
@@ -51,11 +58,16 @@ func newReleaseCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "release --store STORE --key KEYFILE --app APP --channel CHANNEL --version VERSION SRC_DIR",
 		Short: "Pack, sign and publish a release of a mini program",
-		Long: `Pack SRC_DIR into a deterministic tar (the same tree always gives the same
-package and sha256), compress it with zstd, sign a release manifest and a
-channel manifest, and publish: blobs first, then the release manifest, then
+		Long: `Pack SRC_DIR into a deterministic MPK1 archive (the same tree always gives
+the same package and sha256), compress it with zstd, make deltas from the
+channel's last --deltas releases (read back from the store; a delta is kept
+when at most half the package), sign a release manifest and a channel
+manifest, and publish: blobs first, then the release manifest, then
 the channel manifest last, on the condition that nobody else published to the
-channel meanwhile. A refused release leaves the store unchanged.
+channel meanwhile. A refused release leaves the store unchanged. Blobs already
+in the store (same key and sha256) are not uploaded again, so a release that
+failed or was killed part-way is finished by running it again. Progress is
+shown on stderr when it is a terminal.
 
 Refused: a version not greater than the channel's current one, an invalid app,
 channel or version, a missing or empty source, a symlink leaving the source
@@ -73,6 +85,7 @@ the channel meanwhile); 2 for bad flags, arguments or key files.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source = args[0]
+			opts.stdin, opts.stderr = cmd.InOrStdin(), cmd.ErrOrStderr()
 			return runRelease(cmd.Context(), opts, cmd.OutOrStdout())
 		},
 	}
@@ -96,6 +109,12 @@ func (o *releaseOptions) validate() ([]generator.Subpackage, error) {
 	}
 	if len(missing) > 0 {
 		return nil, usageError{fmt.Errorf("release: missing %s", strings.Join(missing, ", "))}
+	}
+	if o.deltas < 0 || o.deltas > generator.MaxDeltas {
+		return nil, usageError{fmt.Errorf("--deltas %d: use 0 to %d", o.deltas, generator.MaxDeltas)}
+	}
+	if o.parallelism < 1 || o.parallelism > generator.MaxParallelism {
+		return nil, usageError{fmt.Errorf("--parallelism %d: use 1 to %d", o.parallelism, generator.MaxParallelism)}
 	}
 	if err := errors.Join(manifests.ValidateApp(o.app), manifests.ValidateChannel(o.channel), manifests.ValidateVersion(o.version)); err != nil {
 		return nil, usageError{err}
@@ -153,6 +172,11 @@ func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error 
 	if c, ok := st.(io.Closer); ok {
 		defer c.Close()
 	}
+	st, err = withTestHook(st, opts.stdin, opts.stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	progress := newProgressLine(opts.stderr)
 	res, err := generator.Run(ctx, generator.Options{
 		Store:       st,
 		Signers:     signers,
@@ -164,7 +188,11 @@ func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error 
 		Now:         opts.now,
 		Expiry:      opts.expires,
 		Notes:       opts.notes,
+		Parallelism: opts.parallelism,
+		Deltas:      cmp.Or(opts.deltas, -1), // the flag's 0 is "none"
+		Progress:    progress.callback(),
 	})
+	progress.finish()
 	if errors.Is(err, generator.ErrInvalid) {
 		return usageError{err}
 	}
@@ -201,8 +229,14 @@ func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error 
 		if p.Root != "" {
 			name += " (" + p.Root + "/)"
 		}
-		fmt.Fprintf(out, "  package %s: %d files, %d B source, %d B tar, %d B zstd\n", name, p.Files, p.SourceBytes, p.RawSize, p.Size)
+		fmt.Fprintf(out, "  package %s: %d files, %d B source, %d B archive, %d B zstd\n", name, p.Files, p.SourceBytes, p.RawSize, p.Size)
 		fmt.Fprintf(out, "    sha256 %s\n", p.SHA256)
+		for _, d := range p.Deltas {
+			fmt.Fprintf(out, "    delta from %s: %d B (%.1f%% of the package)\n", d.FromVersion, d.Size, 100*float64(d.Size)/float64(p.Size))
+		}
+		for _, d := range p.DeltaSkips {
+			fmt.Fprintf(out, "    no delta from %s: %s\n", d.FromVersion, d.Reason)
+		}
 	}
 	reused := ""
 	if res.ReusedRelease {

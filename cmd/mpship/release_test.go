@@ -51,6 +51,10 @@ type releaseJSON struct {
 		RawSize  int64  `json:"raw_size"`
 		Files    int    `json:"files"`
 		Uploaded bool   `json:"uploaded"`
+		Deltas   []struct {
+			FromVersion string `json:"from_version"`
+			Size        int64  `json:"size"`
+		} `json:"deltas"`
 	} `json:"packages"`
 	Uploaded int `json:"uploaded"`
 	Skipped  int `json:"skipped"`
@@ -85,8 +89,12 @@ func TestReleaseCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &second); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, stdout)
 	}
-	if second.Version != "1.11.7" || second.PreviousVersion != "1.11.6" || second.Sequence != 2 || second.Uploaded != 1 || len(second.Packages) != 1 {
+	// The package and its delta from 1.11.6.
+	if second.Version != "1.11.7" || second.PreviousVersion != "1.11.6" || second.Sequence != 2 || second.Uploaded != 2 || len(second.Packages) != 1 {
 		t.Errorf("second release: %+v", second)
+	}
+	if d := second.Packages[0].Deltas; len(d) != 1 || d[0].FromVersion != "1.11.6" || d[0].Size*2 > second.Packages[0].Size {
+		t.Errorf("second release deltas %+v, want one from 1.11.6 under half the package", d)
 	}
 
 	// The same tree released again under a new version: same package.
@@ -98,7 +106,9 @@ func TestReleaseCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &third); err != nil {
 		t.Fatal(err)
 	}
-	if third.Packages[0].SHA256 != second.Packages[0].SHA256 || third.Packages[0].Uploaded || third.Skipped != 1 {
+	// Its delta from 1.11.6 is 1.11.7's, already in the store; 1.11.7 has
+	// the same package and needs none.
+	if third.Packages[0].SHA256 != second.Packages[0].SHA256 || third.Packages[0].Uploaded || third.Uploaded != 0 || third.Skipped != 2 {
 		t.Errorf("same tree twice: sha256 %s then %s, uploaded %v; want the same sha256 and nothing uploaded",
 			second.Packages[0].SHA256, third.Packages[0].SHA256, third.Packages[0].Uploaded)
 	}
