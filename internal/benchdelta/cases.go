@@ -2,14 +2,10 @@ package main
 
 import (
 	"archive/tar"
-	"compress/gzip"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -105,48 +101,6 @@ func copyTree(src, dst string, extra map[string][]byte) error {
 		}
 	}
 	return nil
-}
-
-// extract unpacks the package/ directory of an npm tarball into dir.
-func extract(tgz, dir string) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", tgz, err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("extract %s: %w", tgz, err)
-		}
-		name, ok := strings.CutPrefix(path.Clean(hdr.Name), "package/")
-		if !ok || !fs.ValidPath(name) || hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		out, err := os.Create(p)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, tr)
-		if cerr := out.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	}
 }
 
 // writeTar writes the tree dir as GNU tar --sort=name --mtime=@0 --owner=0

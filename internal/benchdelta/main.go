@@ -42,6 +42,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/mpship/mpship/internal/archive"
+	"github.com/mpship/mpship/internal/archive/archivetest"
 	"github.com/mpship/mpship/internal/delta"
 )
 
@@ -130,7 +131,7 @@ func run(data, work string, runs int) error {
 	dirs := map[string]string{}
 	for _, v := range versions {
 		dirs[v] = filepath.Join(work, "src", v)
-		if err := extract(filepath.Join(data, "vant-weapp-"+v+".tgz"), dirs[v]); err != nil {
+		if err := archivetest.ExtractTo(filepath.Join(data, "vant-weapp-"+v+".tgz"), dirs[v]); err != nil {
 			return err
 		}
 		if err := b.fullPackage(v, dirs[v]); err != nil {
