@@ -125,7 +125,8 @@ func (o observedStore) observe(op string, err error) {
 }
 
 // recorder notes the status and body size of a response for the access
-// log. It keeps io.ReaderFrom, so files still go out by sendfile.
+// log, and marks a 412 no-store (see WriteHeader). It keeps io.ReaderFrom,
+// so files still go out by sendfile.
 type recorder struct {
 	http.ResponseWriter
 	code int
@@ -135,6 +136,12 @@ type recorder struct {
 func (r *recorder) WriteHeader(code int) {
 	if r.code == 0 && code >= 200 {
 		r.code = code
+	}
+	if code == http.StatusPreconditionFailed {
+		// http.ServeContent answers a failed If-Match with the object's
+		// headers still set; its Cache-Control (a year, for immutable
+		// objects) would let a shared cache keep the 412 (RFC 9111 §3).
+		r.Header().Set("Cache-Control", "no-store")
 	}
 	r.ResponseWriter.WriteHeader(code)
 }

@@ -62,6 +62,9 @@ func TestServe(t *testing.T) {
 			"Etag": etag, "Cache-Control": cc, "Content-Type": absent, "Content-Length": absent,
 			"Last-Modified": absent,
 		}
+		// A 412 is about the request, not the object: no cache may keep
+		// it, least of all for the object's year of max-age.
+		noStore := map[string]string{"Cache-Control": "no-store"}
 		partial := func(first, last int) map[string]string {
 			return map[string]string{
 				"Etag": etag, "Content-Type": ct, "Cache-Control": cc,
@@ -77,8 +80,8 @@ func TestServe(t *testing.T) {
 			{name: "if-none-match weak", header: map[string]string{"If-None-Match": "W/" + etag}, status: 304, want: notModified},
 			{name: "if-none-match other", header: map[string]string{"If-None-Match": `"` + strings.Repeat("0", 64) + `"`}, status: 200, want: full, body: data},
 			{name: "if-match", header: map[string]string{"If-Match": etag}, status: 200, want: full, body: data},
-			{name: "if-match fails", header: map[string]string{"If-Match": `"` + strings.Repeat("0", 64) + `"`}, status: 412},
-			{name: "if-match weak fails", header: map[string]string{"If-Match": "W/" + etag}, status: 412},
+			{name: "if-match fails", header: map[string]string{"If-Match": `"` + strings.Repeat("0", 64) + `"`}, status: 412, want: noStore},
+			{name: "if-match weak fails", header: map[string]string{"If-Match": "W/" + etag}, status: 412, want: noStore},
 			{name: "if-match and if-none-match", header: map[string]string{"If-Match": etag, "If-None-Match": etag}, status: 304, want: notModified},
 			{name: "range", header: map[string]string{"Range": "bytes=3-12"}, status: 206, want: partial(3, 12), body: data[3:13]},
 			{name: "range open", header: map[string]string{"Range": "bytes=5-"}, status: 206, want: partial(5, n-1), body: data[5:]},
@@ -468,7 +471,9 @@ func TestManifestMaxAge(t *testing.T) {
 // store requests made.
 func TestMetrics(t *testing.T) {
 	f := newFixture(t)
-	s, ts := newTestServer(t, f.st, Options{})
+	// A TTL longer than the test: the second GET is a cache hit however
+	// slow the machine (a local store's default TTL is 1 ms).
+	s, ts := newTestServer(t, f.st, Options{CacheTTL: time.Hour})
 	do(t, ts.Client(), "GET", ts.URL+"/"+keyChannel, nil)
 	do(t, ts.Client(), "GET", ts.URL+"/"+keyChannel, nil)
 	do(t, ts.Client(), "GET", ts.URL+"/missing", nil)

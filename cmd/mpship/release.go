@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 
 	"github.com/mpship/mpship/generator"
 	"github.com/mpship/mpship/manifests"
+	"github.com/mpship/mpship/store"
+	"github.com/mpship/mpship/store/local"
 	"github.com/mpship/mpship/store/location"
 )
 
@@ -156,7 +160,7 @@ type releaseReportObject struct {
 	Reused bool   `json:"reused,omitempty"`
 }
 
-func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error {
+func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) (rerr error) {
 	subs, err := opts.validate()
 	if err != nil {
 		return err
@@ -165,12 +169,26 @@ func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
-	st, err := location.Open(ctx, opts.store, location.Options{Create: true})
+	st, err := location.Open(ctx, opts.store, location.Options{})
+	created := false
+	if errors.Is(err, fs.ErrNotExist) {
+		// A local directory that is not there yet: make it, and take it
+		// away again if the release is refused before writing anything.
+		st, err = location.Open(ctx, opts.store, location.Options{Create: true})
+		created = err == nil
+	}
 	if err != nil {
 		return err
 	}
 	if c, ok := st.(io.Closer); ok {
 		defer c.Close()
+	}
+	if created {
+		defer func() {
+			if rerr != nil {
+				removeIfEmpty(st)
+			}
+		}()
 	}
 	st, err = withTestHook(st, opts.stdin, opts.stderr)
 	if err != nil {
@@ -251,4 +269,22 @@ func runRelease(ctx context.Context, opts *releaseOptions, out io.Writer) error 
 func releaseSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// removeIfEmpty deletes a local store directory that this run created, if
+// it holds no object: a refused release leaves no trace.
+func removeIfEmpty(st store.Store) {
+	ls, ok := st.(*local.Store)
+	if !ok {
+		return
+	}
+	empty := true
+	err := ls.List(context.Background(), "", func(store.Info) error {
+		empty = false
+		return errors.New("not empty")
+	})
+	if empty && err == nil {
+		ls.Close()
+		os.RemoveAll(ls.Dir())
+	}
 }

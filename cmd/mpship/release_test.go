@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -217,5 +219,32 @@ func TestReleaseCommandRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(otherStore); err == nil {
 		t.Errorf("a release refused for its flags created the store directory %s", otherStore)
+	}
+}
+
+// TestReleaseRefusedLeavesNoNewStore: a release refused before it writes
+// anything does not leave behind the store directory it would have created
+// (it used to, for a missing or empty source).
+func TestReleaseRefusedLeavesNoNewStore(t *testing.T) {
+	keys := makeKeys(t)
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		src  string
+		code int
+	}{
+		{"missing source", filepath.Join(empty, "nope"), exitUsage},
+		{"empty source", empty, exitError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storeDir := filepath.Join(t.TempDir(), "store")
+			code, _, stderr := execCLI(t, releaseArgs(storeDir, keys, "1.0.0", tc.src)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			if _, err := os.Stat(storeDir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("store directory after a refused release: stat error %v, want it absent", err)
+			}
+		})
 	}
 }
