@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -231,39 +230,7 @@ func TestMinIOStopped(t *testing.T) {
 	opts := optionsFor(srv)
 	opts.MaxAttempts = 1
 	s := open(t, srv, srv.Bucket, "p", opts)
-	data := []byte("survives a restart")
-	if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), meta(data)); err != nil {
-		t.Fatal(err)
-	}
-	srv.Stop(t)
-	ops := []struct {
-		name string
-		run  func() error
-	}{
-		{"get", func() error { _, err := s.Get(t.Context(), "k", store.GetOptions{}); return err }},
-		{"stat", func() error { _, err := s.Stat(t.Context(), "k"); return err }},
-		{"put", func() error { return s.Put(t.Context(), "k2", bytes.NewReader(data), int64(len(data)), meta(data)) }},
-		{"putif", func() error {
-			_, err := s.PutIf(t.Context(), "k2", bytes.NewReader(data), int64(len(data)), meta(data), store.Condition{IfNoneMatch: true})
-			return err
-		}},
-		{"list", func() error { return s.List(t.Context(), "", func(store.Info) error { return nil }) }},
-		{"delete", func() error { return s.Delete(t.Context(), "k") }},
-	}
-	for _, op := range ops {
-		if err := op.run(); !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s with MinIO stopped: got %v, want ErrUnavailable", op.name, err)
-		}
-	}
-	srv.Restart(t)
-	obj, err := s.Get(t.Context(), "k", store.GetOptions{})
-	if err != nil {
-		t.Fatalf("Get after restart: %v", err)
-	}
-	defer obj.Body.Close()
-	if got, _ := io.ReadAll(obj.Body); !bytes.Equal(got, data) {
-		t.Errorf("after restart: got %q, want %q", got, data)
-	}
+	storetest.RunOutage(t, s, func() { srv.Stop(t) }, func() { srv.Restart(t) })
 }
 
 // TestMultipart checks that large objects go up in parts (MinIO's ETag of a
