@@ -90,7 +90,25 @@ type Store struct {
 	loc  string // file:///dir
 	root *os.Root
 	mu   sync.Mutex // serialises commits where flock is unavailable
+
+	// metas caches the Info of data files already described, by key, for
+	// as long as the file's identity and size are the ones recorded: a
+	// file is never rewritten in place by a Put (commits rename a new
+	// file over it), and a change by hand changes its mtime, so a hit
+	// saves reading and decoding the sidecar on every Get and Stat.
+	metaMu sync.Mutex
+	metas  map[string]cachedMeta
 }
+
+// cachedMeta is what describe learnt about one data file.
+type cachedMeta struct {
+	file string // fileID of the data file
+	size int64
+	meta store.Meta
+}
+
+// maxCachedMetas bounds the metadata cache; past it the cache starts over.
+const maxCachedMetas = 4096
 
 // Open opens the store rooted at the directory dir. It does not write
 // anything unless opts.Create has to make the directory, apart from removing
@@ -241,7 +259,13 @@ func (s *Store) describe(ctx context.Context, key string, f *os.File) (store.Inf
 		return store.Info{}, store.ErrNotExist
 	}
 	info := store.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
-	if sc, ok := s.readSidecar(key); ok && sc.Size == fi.Size() && sc.File == fileID(fi) {
+	id := fileID(fi)
+	s.metaMu.Lock()
+	c, hit := s.metas[key]
+	s.metaMu.Unlock()
+	if hit && c.file == id && c.size == fi.Size() {
+		info.Meta = c.meta
+	} else if sc, ok := s.readSidecar(key); ok && sc.Size == fi.Size() && sc.File == id {
 		info.Meta = store.Meta{ContentType: sc.ContentType, CacheControl: sc.CacheControl, SHA256: sc.SHA256}
 	} else {
 		h := sha256.New()
@@ -249,6 +273,14 @@ func (s *Store) describe(ctx context.Context, key string, f *os.File) (store.Inf
 			return store.Info{}, fmt.Errorf("hash object without valid metadata: %w", err)
 		}
 		info.Meta = store.Meta{SHA256: hex.EncodeToString(h.Sum(nil))}
+	}
+	if !hit || c.file != id || c.size != fi.Size() {
+		s.metaMu.Lock()
+		if s.metas == nil || len(s.metas) >= maxCachedMetas {
+			s.metas = make(map[string]cachedMeta)
+		}
+		s.metas[key] = cachedMeta{file: id, size: fi.Size(), meta: info.Meta}
+		s.metaMu.Unlock()
 	}
 	info.ETag = etag(info.Meta.SHA256)
 	return info, nil
