@@ -1182,3 +1182,29 @@ func crashChild() {
 	res.Wait(ctx) // killed here
 	fail(errors.New("the download was expected to hang until the process is killed"))
 }
+
+// TestRule7SimulatedApplyKeepsRealUpdate: ApplyUpdate after a simulated
+// update restarts into the installed version and changes nothing, even if
+// a real update became ready in between (it used to install that one).
+func TestRule7SimulatedApplyKeepsRealUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.publish(tiny, channel, "1.0.0", tinySource(t, "1.0.0", 0))
+	rt, _ := e.device(nil)
+	e.launch(rt, client.LaunchOptions{})
+	e.clock.Advance(time.Minute)
+	e.launch(rt, client.LaunchOptions{SimulateUpdate: true})
+	rt.Wait(e.ctx)
+	e.publish(tiny, channel, "1.1.0", tinySource(t, "1.1.0", 1))
+	if res, err := rt.Check(e.ctx, tiny, channel); err != nil || res.ReadyVersion != "1.1.0" {
+		t.Fatalf("check: ready %q, %v; want 1.1.0 ready", res.ReadyVersion, err)
+	}
+	um, _ := rt.UpdateManager(tiny)
+	a, err := um.ApplyUpdate(e.ctx)
+	if err != nil || !a.Simulated || a.LaunchedVersion != "1.0.0" {
+		t.Errorf("ApplyUpdate: got simulated %v launched %q, %v; want a simulated restart into 1.0.0", a.Simulated, a.LaunchedVersion, err)
+	}
+	if st := e.state(rt); st.Installed != "1.0.0" || st.Ready != "1.1.0" {
+		t.Errorf("state: installed %q ready %q, want 1.0.0 with 1.1.0 still ready", st.Installed, st.Ready)
+	}
+}

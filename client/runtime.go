@@ -362,6 +362,10 @@ func (r *Runtime) apply(ctx context.Context, app string, simulated bool) (*Launc
 	r.tidy(app, st)
 	res.Channel = st.Channel
 	switch {
+	case simulated && st.Installed != "":
+		// Rule 7: a simulated update changes nothing, even when a real
+		// update became ready meanwhile; the next cold start takes that.
+		res.Simulated = true
 	case st.Ready != "":
 		r.opts.Logger.Info("apply update", "app", app, "from", st.Installed, "to", st.Ready)
 		st.Previous, st.Installed, st.Ready = st.Installed, st.Ready, ""
@@ -373,8 +377,6 @@ func (r *Runtime) apply(ctx context.Context, app string, simulated bool) (*Launc
 			return fail(fmt.Errorf("apply update of %s: %w", app, err))
 		}
 		r.prune(app, st)
-	case simulated && st.Installed != "":
-		res.Simulated = true
 	default:
 		return fail(fmt.Errorf("apply update of %s: %w: the running version %s is the newest this device has", app, ErrNoUpdate, st.Installed))
 	}
