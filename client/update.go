@@ -199,6 +199,23 @@ func (r *Runtime) forgetETag(ctx context.Context, app, channel, etag string) err
 // still download it after a 304, and a mark, so the next launch on a good
 // network is synchronous.
 func (r *Runtime) commitDeferred(ctx context.Context, app, channel string, accepted ChannelState, now time.Time, res *CheckResult) error {
+	return r.commitState(ctx, app, channel, accepted, res, func(st *AppState) error {
+		st.Channels[channel] = accepted
+		if accepted.Version != st.Installed && st.Installed != "" {
+			st.Marked, st.MarkedAt = accepted.Version, now
+			res.Marked = true
+		}
+		return r.saveState(app, st)
+	})
+}
+
+// commitState runs fn on app's state under the app's lock, to record the
+// outcome of a check that accepted the channel manifest accepted; fn saves
+// what it changes. If another check accepted a newer manifest of this
+// channel meanwhile, that one stands and fn is not called. Unless fn fails,
+// res reports the versions the state holds afterwards, and the error is the
+// one loadState reported for a state it had to repair, if any.
+func (r *Runtime) commitState(ctx context.Context, app, channel string, accepted ChannelState, res *CheckResult, fn func(st *AppState) error) error {
 	unlock, err := r.lock(ctx, app)
 	if err != nil {
 		return err
@@ -209,15 +226,9 @@ func (r *Runtime) commitDeferred(ctx context.Context, app, channel string, accep
 		return stateErr
 	}
 	if cur := st.Channels[channel]; cur.Sequence > accepted.Sequence {
-		res.InstalledVersion, res.ReadyVersion = st.Installed, st.Ready
-		return stateErr
-	}
-	st.Channels[channel] = accepted
-	if accepted.Version != st.Installed && st.Installed != "" {
-		st.Marked, st.MarkedAt = accepted.Version, now
-		res.Marked = true
-	}
-	if err := r.saveState(app, st); err != nil {
+		r.opts.Logger.Info("check superseded by a newer one", "app", app, "channel", channel,
+			"sequence", accepted.Sequence, "newer", cur.Sequence)
+	} else if err := fn(st); err != nil {
 		return err
 	}
 	res.InstalledVersion, res.ReadyVersion = st.Installed, st.Ready
@@ -292,81 +303,67 @@ func validRoot(root string) bool {
 // of this channel meanwhile, that one stands and this outcome is dropped.
 func (r *Runtime) commit(ctx context.Context, app, channel, target, stage string, accepted ChannelState, co checkOpts, res *CheckResult) error {
 	first := co.first
-	unlock, err := r.lock(ctx, app)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, stateErr := r.loadState(app)
-	if st == nil {
-		return stateErr
-	}
-	if cur := st.Channels[channel]; cur.Sequence > accepted.Sequence {
-		r.opts.Logger.Info("check superseded by a newer one", "app", app, "channel", channel,
-			"sequence", accepted.Sequence, "newer", cur.Sequence)
-		res.InstalledVersion, res.ReadyVersion = st.Installed, st.Ready
-		return stateErr
-	}
-	versionsBefore := [3]string{st.Installed, st.Previous, st.Ready}
-	referenced := target == st.Installed || target == st.Previous || target == st.Ready
-	switch {
-	case stage != "" && !(referenced && r.hasVersion(app, target)):
-		// An unreferenced directory of that name is debris from a crash
-		// between rename and state write: replace it.
-		vdir := r.versionDir(app, target)
-		r.forgetVersion(app, target)
-		if err := os.RemoveAll(vdir); err != nil {
-			return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+	return r.commitState(ctx, app, channel, accepted, res, func(st *AppState) error {
+		versionsBefore := [3]string{st.Installed, st.Previous, st.Ready}
+		referenced := target == st.Installed || target == st.Previous || target == st.Ready
+		switch {
+		case stage != "" && !(referenced && r.hasVersion(app, target)):
+			// An unreferenced directory of that name is debris from a crash
+			// between rename and state write: replace it.
+			vdir := r.versionDir(app, target)
+			r.forgetVersion(app, target)
+			if err := os.RemoveAll(vdir); err != nil {
+				return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+			}
+			if err := os.MkdirAll(filepath.Dir(vdir), 0o755); err != nil {
+				return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+			}
+			if err := os.Rename(stage, vdir); err != nil {
+				return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+			}
+			if err := syncDir(filepath.Dir(vdir)); err != nil {
+				return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+			}
+		case !r.hasVersion(app, target):
+			return fmt.Errorf("install %s@%s: %w: version directory vanished during the check; the next check downloads it", app, target, ErrState)
 		}
-		if err := os.MkdirAll(filepath.Dir(vdir), 0o755); err != nil {
-			return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+		switch {
+		case target == st.Installed && r.hasVersion(app, st.Installed):
+			st.Ready = "" // the channel went back to what is installed
+		case first || !r.hasVersion(app, st.Installed):
+			st.Previous, st.Installed = st.Installed, target
+			if st.Ready == target {
+				st.Ready = ""
+			}
+		default:
+			st.Ready = target
 		}
-		if err := os.Rename(stage, vdir); err != nil {
-			return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+		st.Channels[channel] = accepted
+		st.Channel = channel
+		if first {
+			st.LastUsed = accepted.CheckedAt
 		}
-		if err := syncDir(filepath.Dir(vdir)); err != nil {
-			return fmt.Errorf("install %s@%s: %w: %w", app, target, ErrState, err)
+		switch {
+		case target == st.Installed:
+			// Nothing to launch synchronously for.
+			st.Marked, st.MarkedAt = "", time.Time{}
+		case co.periodic || st.Marked != "":
+			// Rule 2: the next launch is synchronous; it starts the version
+			// made ready here at once. An older mark moves to the newest.
+			st.Marked, st.MarkedAt = target, accepted.CheckedAt
+			res.Marked = true
 		}
-	case !r.hasVersion(app, target):
-		return fmt.Errorf("install %s@%s: %w: version directory vanished during the check; the next check downloads it", app, target, ErrState)
-	}
-	switch {
-	case target == st.Installed && r.hasVersion(app, st.Installed):
-		st.Ready = "" // the channel went back to what is installed
-	case first || !r.hasVersion(app, st.Installed):
-		st.Previous, st.Installed = st.Installed, target
-		if st.Ready == target {
-			st.Ready = ""
+		r.tidy(app, st)
+		if err := r.saveState(app, st); err != nil {
+			return err
 		}
-	default:
-		st.Ready = target
-	}
-	st.Channels[channel] = accepted
-	st.Channel = channel
-	if first {
-		st.LastUsed = accepted.CheckedAt
-	}
-	switch {
-	case target == st.Installed:
-		// Nothing to launch synchronously for.
-		st.Marked, st.MarkedAt = "", time.Time{}
-	case co.periodic || st.Marked != "":
-		// Rule 2: the next launch is synchronous; it starts the version
-		// made ready here at once. An older mark moves to the newest.
-		st.Marked, st.MarkedAt = target, accepted.CheckedAt
-		res.Marked = true
-	}
-	r.tidy(app, st)
-	if err := r.saveState(app, st); err != nil {
-		return err
-	}
-	if stage != "" || versionsBefore != [3]string{st.Installed, st.Previous, st.Ready} {
-		// Only a change of versions leaves something to delete; a check
-		// that changed nothing (a 304) costs no directory scans.
-		r.prune(app, st)
-	}
-	res.InstalledVersion, res.ReadyVersion = st.Installed, st.Ready
-	return stateErr
+		if stage != "" || versionsBefore != [3]string{st.Installed, st.Previous, st.Ready} {
+			// Only a change of versions leaves something to delete; a check
+			// that changed nothing (a 304) costs no directory scans.
+			r.prune(app, st)
+		}
+		return nil
+	})
 }
 
 // tidy drops references to version directories that do not exist and

@@ -39,10 +39,6 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func meta(b []byte) store.Meta {
-	return store.Meta{ContentType: "application/octet-stream", CacheControl: "public, max-age=31536000, immutable", SHA256: sum(b)}
-}
-
 // TestConformance runs the shared suite against MinIO, each subtest under
 // its own prefix of one bucket.
 func TestConformance(t *testing.T) {
@@ -126,7 +122,7 @@ func TestCredentialsFromEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := []byte(tt.name)
-			if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), meta(data)); err != nil {
+			if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), storetest.MetaFor(data)); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
 		})
@@ -240,7 +236,7 @@ func TestMultipart(t *testing.T) {
 	s := open(t, srv, srv.Bucket, "mp", optionsFor(srv))
 	big := make([]byte, minio.DefaultPartSize+1)
 	rand.NewChaCha8([32]byte{9}).Read(big)
-	if err := s.Put(t.Context(), "big", bytes.NewReader(big), int64(len(big)), meta(big)); err != nil {
+	if err := s.Put(t.Context(), "big", bytes.NewReader(big), int64(len(big)), storetest.MetaFor(big)); err != nil {
 		t.Fatalf("Put of %d bytes: %v", len(big), err)
 	}
 	st, err := s.Stat(t.Context(), "big")
@@ -250,8 +246,8 @@ func TestMultipart(t *testing.T) {
 	if !strings.HasSuffix(st.ETag, `-2"`) {
 		t.Errorf("ETag of a %d-byte object: got %s, want a two-part multipart ETag ending in -2", len(big), st.ETag)
 	}
-	if st.Meta != meta(big) {
-		t.Errorf("Meta: got %+v, want %+v", st.Meta, meta(big))
+	if st.Meta != storetest.MetaFor(big) {
+		t.Errorf("Meta: got %+v, want %+v", st.Meta, storetest.MetaFor(big))
 	}
 }
 
@@ -264,7 +260,7 @@ func TestListWithoutStat(t *testing.T) {
 	opts.HTTPClient = &http.Client{Transport: ct}
 	s := open(t, srv, srv.Bucket, "", opts)
 	for _, k := range []string{"a", "b", "c"} {
-		if err := s.Put(t.Context(), k, strings.NewReader(k), 1, meta([]byte(k))); err != nil {
+		if err := s.Put(t.Context(), k, strings.NewReader(k), 1, storetest.MetaFor([]byte(k))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -277,8 +273,8 @@ func TestListWithoutStat(t *testing.T) {
 		t.Errorf("requests for a listing of 3 keys: got %d, want 1", n)
 	}
 	for _, i := range got {
-		if i.Meta != meta([]byte(i.Key)) {
-			t.Errorf("List Meta of %s: got %+v, want %+v", i.Key, i.Meta, meta([]byte(i.Key)))
+		if i.Meta != storetest.MetaFor([]byte(i.Key)) {
+			t.Errorf("List Meta of %s: got %+v, want %+v", i.Key, i.Meta, storetest.MetaFor([]byte(i.Key)))
 		}
 	}
 }

@@ -67,10 +67,6 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func meta(b []byte) store.Meta {
-	return store.Meta{ContentType: "application/octet-stream", CacheControl: "public, max-age=31536000, immutable", SHA256: sum(b)}
-}
-
 // TestConformance runs the shared suite against MinIO, each subtest under
 // its own prefix of one bucket.
 func TestConformance(t *testing.T) {
@@ -173,7 +169,7 @@ func TestEnvironment(t *testing.T) {
 				t.Fatal(err)
 			}
 			data := []byte(tt.name)
-			if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), meta(data)); err != nil {
+			if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), storetest.MetaFor(data)); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
 			// The object is where path-style addressing puts it.
@@ -329,7 +325,7 @@ func TestMultipart(t *testing.T) {
 	srv := miniotest.Start(t)
 	s := open(t, srv, srv.Bucket, "mp", optionsFor(srv))
 	big := randomBytes(s3.DefaultMultipartThreshold + 1)
-	info, err := s.PutIf(t.Context(), "big", bytes.NewReader(big), int64(len(big)), meta(big), store.Condition{IfNoneMatch: true})
+	info, err := s.PutIf(t.Context(), "big", bytes.NewReader(big), int64(len(big)), storetest.MetaFor(big), store.Condition{IfNoneMatch: true})
 	if err != nil {
 		t.Fatalf("PutIf of %d bytes: %v", len(big), err)
 	}
@@ -338,11 +334,11 @@ func TestMultipart(t *testing.T) {
 		t.Errorf("ETag of a %d-byte object: got %s, want a multipart ETag ending in %s", len(big), info.ETag, suffix)
 	}
 	other := randomBytes(s3.DefaultMultipartThreshold + 2)
-	_, err = s.PutIf(t.Context(), "big", bytes.NewReader(other), int64(len(other)), meta(other), store.Condition{IfNoneMatch: true})
+	_, err = s.PutIf(t.Context(), "big", bytes.NewReader(other), int64(len(other)), storetest.MetaFor(other), store.Condition{IfNoneMatch: true})
 	if !errors.Is(err, store.ErrPrecondition) {
 		t.Fatalf("multipart PutIf IfNoneMatch over an existing object: got %v, want ErrPrecondition", err)
 	}
-	_, err = s.PutIf(t.Context(), "big", bytes.NewReader(other), int64(len(other)), meta(other), store.Condition{IfMatch: `"0123"`})
+	_, err = s.PutIf(t.Context(), "big", bytes.NewReader(other), int64(len(other)), storetest.MetaFor(other), store.Condition{IfMatch: `"0123"`})
 	if !errors.Is(err, store.ErrPrecondition) {
 		t.Fatalf("multipart PutIf with a stale IfMatch: got %v, want ErrPrecondition", err)
 	}
@@ -381,7 +377,7 @@ func TestMultipartCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	r := &cancelAfter{r: bytes.NewReader(data), n: 20 << 20, cancel: cancel}
-	err := s.Put(ctx, "canceled", r, int64(len(data)), meta(data))
+	err := s.Put(ctx, "canceled", r, int64(len(data)), storetest.MetaFor(data))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Put canceled after 20 MiB: got %v, want context.Canceled", err)
 	}

@@ -16,7 +16,7 @@ import (
 func RunOutage(t *testing.T, s store.Store, stop, restart func()) {
 	t.Helper()
 	data := []byte("survives a restart")
-	m := metaFor(data)
+	m := MetaFor(data)
 	if err := s.Put(t.Context(), "k", bytes.NewReader(data), int64(len(data)), m); err != nil {
 		t.Fatal(err)
 	}

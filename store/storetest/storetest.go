@@ -80,13 +80,15 @@ func sum(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func metaFor(b []byte) store.Meta {
+// MetaFor returns object metadata for b, its sha256 included, for tests
+// that put objects.
+func MetaFor(b []byte) store.Meta {
 	return store.Meta{ContentType: "application/json", CacheControl: "public, max-age=60", SHA256: sum(b)}
 }
 
 func put(t *testing.T, s store.Store, key string, b []byte) {
 	t.Helper()
-	if err := s.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), metaFor(b)); err != nil {
+	if err := s.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), MetaFor(b)); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
 	}
 }
@@ -169,7 +171,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			meta := metaFor(tc.data)
+			meta := MetaFor(tc.data)
 			if err := s.Put(t.Context(), tc.key, bytes.NewReader(tc.data), int64(len(tc.data)), meta); err != nil {
 				t.Fatalf("Put: %v", err)
 			}
@@ -425,8 +427,8 @@ func testStat(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	_, gi := read(t, s, key)
-	if info.Key != key || info.Size != int64(len(data)) || info.Meta != metaFor(data) {
-		t.Errorf("Stat: got Key %q Size %d Meta %+v, want %q %d %+v", info.Key, info.Size, info.Meta, key, len(data), metaFor(data))
+	if info.Key != key || info.Size != int64(len(data)) || info.Meta != MetaFor(data) {
+		t.Errorf("Stat: got Key %q Size %d Meta %+v, want %q %d %+v", info.Key, info.Size, info.Meta, key, len(data), MetaFor(data))
 	}
 	if info.ETag == "" || info.ETag != gi.ETag {
 		t.Errorf("Stat ETag: got %q, want Get's %q (non-empty)", info.ETag, gi.ETag)
@@ -545,7 +547,7 @@ func testDelete(t *testing.T, s store.Store) {
 func testPutIfNoneMatch(t *testing.T, s store.Store) {
 	const key = "pin/obj"
 	first := []byte("first")
-	info, err := s.PutIf(t.Context(), key, bytes.NewReader(first), int64(len(first)), metaFor(first), store.Condition{IfNoneMatch: true})
+	info, err := s.PutIf(t.Context(), key, bytes.NewReader(first), int64(len(first)), MetaFor(first), store.Condition{IfNoneMatch: true})
 	if err != nil {
 		t.Fatalf("PutIf IfNoneMatch on a missing key: %v", err)
 	}
@@ -557,7 +559,7 @@ func testPutIfNoneMatch(t *testing.T, s store.Store) {
 		t.Errorf("PutIf Info: got %+v, want Stat's %+v", info, st)
 	}
 	second := []byte("second")
-	_, err = s.PutIf(t.Context(), key, bytes.NewReader(second), int64(len(second)), metaFor(second), store.Condition{IfNoneMatch: true})
+	_, err = s.PutIf(t.Context(), key, bytes.NewReader(second), int64(len(second)), MetaFor(second), store.Condition{IfNoneMatch: true})
 	wantErr(t, s, err, store.ErrPrecondition, "put", key)
 	wantContent(t, s, key, first)
 }
@@ -568,7 +570,7 @@ func testPutIfMatch(t *testing.T, s store.Store) {
 	put(t, s, key, v1)
 	e1 := etagOf(t, s, key)
 
-	info, err := s.PutIf(t.Context(), key, bytes.NewReader(v2), int64(len(v2)), metaFor(v2), store.Condition{IfMatch: e1})
+	info, err := s.PutIf(t.Context(), key, bytes.NewReader(v2), int64(len(v2)), MetaFor(v2), store.Condition{IfMatch: e1})
 	if err != nil {
 		t.Fatalf("PutIf IfMatch current ETag: %v", err)
 	}
@@ -583,11 +585,11 @@ func testPutIfMatch(t *testing.T, s store.Store) {
 	}
 	wantContent(t, s, key, v2)
 
-	_, err = s.PutIf(t.Context(), key, bytes.NewReader(v3), int64(len(v3)), metaFor(v3), store.Condition{IfMatch: e1})
+	_, err = s.PutIf(t.Context(), key, bytes.NewReader(v3), int64(len(v3)), MetaFor(v3), store.Condition{IfMatch: e1})
 	wantErr(t, s, err, store.ErrPrecondition, "put", key)
 	wantContent(t, s, key, v2)
 
-	_, err = s.PutIf(t.Context(), "pim/missing", bytes.NewReader(v3), int64(len(v3)), metaFor(v3), store.Condition{IfMatch: e1})
+	_, err = s.PutIf(t.Context(), "pim/missing", bytes.NewReader(v3), int64(len(v3)), MetaFor(v3), store.Condition{IfMatch: e1})
 	wantErr(t, s, err, store.ErrPrecondition, "put", "pim/missing")
 	wantMissing(t, s, "pim/missing")
 }
@@ -611,7 +613,7 @@ func race(t *testing.T, s store.Store, key string, cond store.Condition) {
 		wg.Go(func() {
 			b := content(i)
 			<-start
-			_, errs[i] = s.PutIf(t.Context(), key, bytes.NewReader(b), int64(len(b)), metaFor(b), cond)
+			_, errs[i] = s.PutIf(t.Context(), key, bytes.NewReader(b), int64(len(b)), MetaFor(b), cond)
 		})
 	}
 	close(start)
